@@ -1,0 +1,278 @@
+/*
+ * record.c - batches of typed records with one arena per batch, and the text form of values.
+ *
+ * Owns: batch memory (records, values, copied strings) and value formatting. Leaves to
+ * others: what the values mean (plugins) and when batches move (the engine).
+ *
+ * Each batch allocates from a chain of chunks freed in one go with the batch, so a million
+ * small strings cost a few mallocs, not a million (STYLE.md: one pool per run, freed at once).
+ */
+#include <inttypes.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "record.h"
+
+#define CHUNK_MIN (16 * 1024)
+
+struct batch_chunk {
+    struct batch_chunk *next;
+    size_t used, cap;
+    alignas(max_align_t) char data[];
+};
+
+struct otsync_batch *
+otsync_batch_new(size_t record_hint)
+{
+    struct otsync_batch *b = calloc(1, sizeof(*b));
+
+    if (!b)
+        return NULL;
+    b->cap = record_hint ? record_hint : 16;
+    if (!(b->recs = calloc(b->cap, sizeof(*b->recs)))) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void
+otsync_batch_free(struct otsync_batch *b)
+{
+    struct batch_chunk *c, *next;
+
+    if (!b)
+        return;
+    for (c = b->arena; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(b->recs);
+    free(b);
+}
+
+/* Returns len bytes aligned for any type from b's arena, or NULL. */
+static void *
+arena_alloc(struct otsync_batch *b, size_t len)
+{
+    const size_t align = alignof(max_align_t);
+    struct batch_chunk *c = b->arena;
+    size_t at, cap;
+
+    if (c) {
+        at = (c->used + align - 1) & ~(align - 1);
+        if (at <= c->cap && len <= c->cap - at) {
+            c->used = at + len;
+            return c->data + at;
+        }
+    }
+    /* a value larger than a chunk gets a chunk of its own */
+    cap = len > CHUNK_MIN ? len : CHUNK_MIN;
+    if (cap > SIZE_MAX - sizeof(*c))
+        return NULL;
+    if (!(c = malloc(sizeof(*c) + cap)))
+        return NULL;
+    c->cap = cap;
+    c->used = len;
+    c->next = b->arena;
+    b->arena = c;
+    return c->data;
+}
+
+int
+otsync_batch_add(struct otsync_batch *b, size_t col_count, struct otsync_record **ret_rec,
+                 struct otsync_err *err)
+{
+    struct otsync_record *nv, *r;
+    struct otsync_value *cols = NULL;
+
+    if (b->count == b->cap) {
+        size_t cap = b->cap * 2;
+        if (cap < b->cap || cap > SIZE_MAX / sizeof(*nv)
+            || !(nv = realloc(b->recs, cap * sizeof(*nv))))
+            return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory adding a record");
+        b->recs = nv;
+        b->cap = cap;
+    }
+    if (col_count) {
+        if (col_count > SIZE_MAX / sizeof(*cols)
+            || !(cols = arena_alloc(b, col_count * sizeof(*cols))))
+            return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory adding a record");
+        memset(cols, 0, col_count * sizeof(*cols));     /* all OTSYNC_TYPE_NULL */
+    }
+    r = &b->recs[b->count++];
+    r->cols = cols;
+    r->count = col_count;
+    *ret_rec = r;
+    return 0;
+}
+
+static int
+set_bytes(struct otsync_batch *b, struct otsync_value *v, enum otsync_type t, const void *p,
+          size_t len, struct otsync_err *err)
+{
+    char *copy;
+
+    if (len == SIZE_MAX || !(copy = arena_alloc(b, len + 1)))
+        return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory copying a %zu-byte value", len);
+    if (len)
+        memcpy(copy, p, len);
+    copy[len] = '\0';
+    v->type = t;
+    v->u.bytes.ptr = copy;
+    v->u.bytes.len = len;
+    b->bytes += len;
+    return 0;
+}
+
+int
+otsync_value_set_string(struct otsync_batch *b, struct otsync_value *v, const char *s, size_t len,
+                        struct otsync_err *err)
+{
+    return set_bytes(b, v, OTSYNC_TYPE_STRING, s, len, err);
+}
+
+int
+otsync_value_set_binary(struct otsync_batch *b, struct otsync_value *v, const void *p, size_t len,
+                        struct otsync_err *err)
+{
+    return set_bytes(b, v, OTSYNC_TYPE_BINARY, p, len, err);
+}
+
+void
+otsync_value_set_int(struct otsync_batch *b, struct otsync_value *v, int64_t i)
+{
+    v->type = OTSYNC_TYPE_INT;
+    v->u.i = i;
+    b->bytes += otsync_value_size(v);
+}
+
+void
+otsync_value_set_double(struct otsync_batch *b, struct otsync_value *v, double d)
+{
+    v->type = OTSYNC_TYPE_DOUBLE;
+    v->u.d = d;
+    b->bytes += otsync_value_size(v);
+}
+
+void
+otsync_value_set_bool(struct otsync_batch *b, struct otsync_value *v, bool on)
+{
+    v->type = OTSYNC_TYPE_BOOL;
+    v->u.b = on;
+    b->bytes += otsync_value_size(v);
+}
+
+void
+otsync_value_set_date(struct otsync_batch *b, struct otsync_value *v, int64_t ms)
+{
+    v->type = OTSYNC_TYPE_DATE;
+    v->u.date_ms = ms;
+    b->bytes += otsync_value_size(v);
+}
+
+int
+otsync_value_copy(struct otsync_batch *b, struct otsync_value *v, const struct otsync_value *src,
+                  struct otsync_err *err)
+{
+    if (src->type == OTSYNC_TYPE_STRING || src->type == OTSYNC_TYPE_BINARY)
+        return set_bytes(b, v, src->type, src->u.bytes.ptr, src->u.bytes.len, err);
+    *v = *src;
+    b->bytes += otsync_value_size(v);
+    return 0;
+}
+
+size_t
+otsync_value_size(const struct otsync_value *v)
+{
+    switch (v->type) {
+    case OTSYNC_TYPE_STRING:
+    case OTSYNC_TYPE_BINARY:
+        return v->u.bytes.len;
+    case OTSYNC_TYPE_INT:
+    case OTSYNC_TYPE_DOUBLE:
+    case OTSYNC_TYPE_DATE:
+        return 8;
+    case OTSYNC_TYPE_BOOL:
+        return 1;
+    case OTSYNC_TYPE_NULL:
+        break;
+    }
+    return 0;
+}
+
+/* The shortest %g precision that reads back as the same double (at most 17 digits). */
+static size_t
+format_double(double d, char *buf, size_t len)
+{
+    int prec, n = 0;
+
+    for (prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, len, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    return n < 0 ? 0 : (size_t)n;
+}
+
+static size_t
+format_date(int64_t ms, char *buf, size_t len)
+{
+    /* floor division, so dates before 1970 land on the right second */
+    int64_t s = ms / 1000 - (ms % 1000 < 0 ? 1 : 0);
+    time_t t = (time_t)s;
+    struct tm tm;
+
+    if (!localtime_r(&t, &tm))
+        return (size_t)snprintf(buf, len, "%" PRId64, ms);
+    return strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+const char *
+otsync_value_text(const struct otsync_value *v, char buf[static OTSYNC_VALUE_TEXT_MAX],
+                  size_t *ret_len)
+{
+    int n;
+
+    switch (v->type) {
+    case OTSYNC_TYPE_STRING:
+    case OTSYNC_TYPE_BINARY:
+        *ret_len = v->u.bytes.len;
+        return v->u.bytes.ptr;
+    case OTSYNC_TYPE_INT:
+        n = snprintf(buf, OTSYNC_VALUE_TEXT_MAX, "%" PRId64, v->u.i);
+        *ret_len = n < 0 ? 0 : (size_t)n;
+        return buf;
+    case OTSYNC_TYPE_DOUBLE:
+        *ret_len = format_double(v->u.d, buf, OTSYNC_VALUE_TEXT_MAX);
+        return buf;
+    case OTSYNC_TYPE_BOOL:
+        *ret_len = v->u.b ? 4 : 5;
+        return v->u.b ? "true" : "false";
+    case OTSYNC_TYPE_DATE:
+        *ret_len = format_date(v->u.date_ms, buf, OTSYNC_VALUE_TEXT_MAX);
+        return buf;
+    case OTSYNC_TYPE_NULL:
+        break;
+    }
+    *ret_len = 4;
+    return "null";
+}
+
+const char *
+otsync_type_name(enum otsync_type t)
+{
+    switch (t) {
+    case OTSYNC_TYPE_STRING: return "string";
+    case OTSYNC_TYPE_INT: return "int";
+    case OTSYNC_TYPE_DOUBLE: return "double";
+    case OTSYNC_TYPE_BOOL: return "bool";
+    case OTSYNC_TYPE_BINARY: return "binary";
+    case OTSYNC_TYPE_DATE: return "date";
+    case OTSYNC_TYPE_NULL: break;
+    }
+    return "null";
+}

@@ -1,0 +1,41 @@
+# Shared helpers for the integration scripts (sourced). Each test gets its own temp dir,
+# starts what it needs on 127.0.0.1 only, and stops it on exit.
+set -u
+: "${top_builddir:=$(pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+OTSYNCD="$top_builddir/otsyncd"
+OTSYNC_RUN="$top_builddir/otsync-run"
+T_PASS=0
+T_FAIL=0
+PIDS=""
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/otsync-test.XXXXXX")
+
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    if [ "$T_FAIL" -eq 0 ]; then rm -rf "$WORK"; else echo "kept $WORK for inspection"; fi
+}
+trap cleanup EXIT
+
+ok() { T_PASS=$((T_PASS + 1)); echo "ok - $*"; }
+not_ok() { T_FAIL=$((T_FAIL + 1)); echo "not ok - $*"; }
+check() {   # check DESCRIPTION COMMAND...
+    d=$1; shift
+    if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+check_eq() {    # check_eq DESCRIPTION EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: expected '$2', got '$3'"; fi
+}
+finish() {
+    echo "$T_PASS passed, $T_FAIL failed"
+    [ "$T_FAIL" -eq 0 ]
+}
+# wait_for SECONDS COMMAND...: polls until COMMAND succeeds; fails after SECONDS.
+wait_for() {
+    limit=$1; shift
+    end=$(( $(date +%s) + limit ))
+    while ! "$@" 2>/dev/null; do
+        [ "$(date +%s)" -ge "$end" ] && return 1
+        sleep 0.2
+    done
+}
