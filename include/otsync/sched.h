@@ -1,0 +1,153 @@
+/*
+ * sched.h - the cycle scheduler: which instances exist, when each may run, retries,
+ * self-dependency, catch-up and the max_running bound.
+ *
+ * Owns: instance creation and the instance state machine. It is pure logic: every call takes
+ * `now` from the caller, so tests step a fake clock and the daemon feeds it a real or
+ * simulated one. Leaves to others: spawning children (hooks->start), persistence
+ * (hooks->changed is where the journal slots in), timers (the caller re-arms a timer for the
+ * time sched_step returns).
+ *
+ * Rules (../shared/PRODUCT.md, "Scheduling"):
+ * - an instance is TASK@yyyymmddhh24miss, its scheduled time in local time (TZ);
+ * - params are rendered once, when an instance is created; retries reuse them;
+ * - a task new to the scheduler (or resumed) starts from the first cycle after `now`;
+ * - cycles missed (sched_step called late, or a restored position in the past) are all
+ *   created in order when the task's catchup is on; with catchup off only the newest missed
+ *   cycle is created;
+ * - self-dependency: an instance starts only once the task's previous instance is success
+ *   (or skipped); while that one is failed/killed the instance waits, blocked by it;
+ * - a failed attempt goes to retry_wait for retry_interval_s, up to `retries` reruns; a
+ *   final failure (bad job configuration) is not retried;
+ * - at most max_running instances run at once; ready instances start in scheduled-time
+ *   order (then task name);
+ * - instances of a paused task are created as skipped.
+ */
+#ifndef OTSYNC_SCHED_H
+#define OTSYNC_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include "otsync/catalog.h"
+#include "otsync/err.h"
+
+enum sched_state {
+    SCHED_WAITING,      /* see .wait for what it waits for */
+    SCHED_RUNNING,
+    SCHED_RETRY_WAIT,   /* a failed attempt; the next one at .next_try_at */
+    SCHED_SUCCESS,
+    SCHED_FAILED,       /* failed for good */
+    SCHED_KILLED,
+    SCHED_SKIPPED,      /* its task was paused when it was created */
+};
+
+enum sched_wait {
+    SCHED_WAIT_NONE,
+    SCHED_WAIT_PREVIOUS,    /* self-dependency: .blocked_by names the previous instance */
+    SCHED_WAIT_SLOT,        /* max_running reached */
+};
+
+enum sched_outcome {
+    SCHED_OK,
+    SCHED_FAIL,         /* retried per the task's policy */
+    SCHED_FAIL_FINAL,   /* not retried (bad job configuration: otsync-run exit 2) */
+    SCHED_KILL,         /* an operator killed it; not retried */
+};
+
+enum sched_event {
+    SCHED_EV_CREATED,
+    SCHED_EV_STATE,     /* state, wait or blocked_by changed */
+    SCHED_EV_FREED,     /* about to be freed; do not keep the pointer */
+};
+
+struct sched_instance {
+    char *id;                       /* "TASK@yyyymmddhh24miss" */
+    char *task;                     /* task name */
+    time_t cyctime;                 /* scheduled time */
+    const struct catalog_task *def; /* the definition it was created under */
+    struct catalog *cat;            /* reference that keeps def alive */
+    enum sched_state state;
+    enum sched_wait wait;
+    char *blocked_by;               /* id of the instance it waits for, or NULL */
+    int attempts;                   /* attempts started so far */
+    time_t created_at;              /* `now` when created */
+    time_t next_try_at;             /* RETRY_WAIT: when the next attempt may start */
+    time_t started_at, ended_at;    /* of the latest attempt; 0 = not yet */
+    char **param_names;             /* rendered custom params, def->params order */
+    char **param_values;
+    size_t param_count;
+    char *reason;                   /* why the last attempt failed, or NULL */
+    void *data;                     /* the caller's, e.g. the running child */
+    /* private to sched.c */
+    struct sched_instance *prev_of_task, *next_of_task;
+    struct sched_instance *q_prev, *q_next;
+};
+
+struct sched_hooks {
+    /*
+     * Starts an attempt of inst (spawns the child). Return 0 when started: the scheduler then
+     * marks it running. A negative return counts as a failed attempt, with err's message as
+     * reason. Called from inside sched_step/sched_finished; must not call back into sched.
+     */
+    int (*start)(void *arg, struct sched_instance *inst, struct otsync_err *err);
+    /* Called after each event. Must not call back into sched. May be NULL. */
+    void (*changed)(void *arg, const struct sched_instance *inst, enum sched_event ev);
+    void *arg;
+};
+
+struct sched;
+
+/* Returns a new scheduler, or NULL when out of memory. hooks is copied. */
+struct sched *sched_new(int max_running, const struct sched_hooks *hooks);
+
+/* Frees the scheduler and every instance (SCHED_EV_FREED is not sent). NULL does nothing. */
+void sched_free(struct sched *s);
+
+/*
+ * Installs cat (takes a reference; drops the one on the previous catalogue). Tasks new to
+ * the scheduler, and tasks whose paused flag went from true to false, start from the first
+ * cycle after now. Known tasks keep their position even when their schedule changed (the next
+ * cycle is computed from the last one created). Removed tasks create no more instances; their
+ * instances keep their definitions and run to the end.
+ */
+void sched_set_catalog(struct sched *s, struct catalog *cat, time_t now);
+
+/*
+ * Tells the scheduler the last cycle already created for `task` (from a journal replay).
+ * Call after sched_set_catalog and before the first sched_step. Returns -OTSYNC_ENOENT for
+ * an unknown task.
+ */
+int sched_restore_position(struct sched *s, const char *task, time_t last_cyctime);
+
+/*
+ * Advances to now: creates every due instance, moves retry_wait instances whose time has
+ * come, starts ready instances up to max_running. Returns the next time at which something
+ * is due (a cycle or a retry), or (time_t)-1 when nothing is.
+ */
+time_t sched_step(struct sched *s, time_t now);
+
+/*
+ * Reports the end of inst's running attempt. Decides its next state, then starts what became
+ * ready (a freed slot, a released successor). Returns the next due time like sched_step.
+ */
+time_t sched_finished(struct sched *s, struct sched_instance *inst, enum sched_outcome outcome,
+                      const char *reason, time_t now);
+
+/* Sets max_running (a reload); takes effect at the next step. */
+void sched_set_max_running(struct sched *s, int max_running);
+
+/* Borrows; NULL when the scheduler holds no such instance. */
+struct sched_instance *sched_find(struct sched *s, const char *id);
+
+/* Calls fn for every instance the scheduler holds, in creation order. */
+void sched_foreach(struct sched *s, void (*fn)(void *arg, const struct sched_instance *inst),
+                   void *arg);
+
+/* Count of instances in RUNNING state. */
+int sched_running_count(const struct sched *s);
+
+const char *sched_state_name(enum sched_state st);  /* "waiting", "running", ... */
+const char *sched_wait_name(enum sched_wait w);     /* "", "previous cycle", "run slot" */
+
+#endif

@@ -1,0 +1,525 @@
+/*
+ * main.c - otsyncd: options, configuration, the loop, signals and the glue between the
+ * scheduler (src/core/sched.c) and the runner (runner.c).
+ *
+ * Owns: process lifecycle (check mode, daemonizing, shutdown with a grace period, SIGHUP
+ * reload of the catalogue) and the log lines that tell an operator what each instance did.
+ * Leaves to others: when instances exist and run (sched), how a child is run (runner).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "otsync/catalog.h"
+#include "otsync/diag.h"
+#include "otsync/log.h"
+#include "otsync/sched.h"
+#include "otsync/vars.h"
+#include "daemon.h"
+
+#ifndef OTSYNC_VERSION
+#define OTSYNC_VERSION "0.0.0"
+#endif
+#ifndef OTSYNC_SYSCONFDIR
+#define OTSYNC_SYSCONFDIR "/etc/otsync"
+#endif
+#ifndef OTSYNC_LIBEXECDIR
+#define OTSYNC_LIBEXECDIR "/usr/bin"
+#endif
+
+#define KILL_AFTER_TERM_MS 5000     /* after the grace period: SIGTERM, then SIGKILL */
+
+struct daemon {
+    uv_loop_t *loop;
+    struct daemon_config conf;
+    struct dclock clock;
+    struct sched *sched;
+    struct runner *runner;
+    struct catalog *cat;
+    uv_timer_t timer;           /* the scheduler's next due time */
+    uv_timer_t grace;           /* shutdown: grace period, then kill */
+    uv_prepare_t flush;         /* log lines of a loop turn go out before it polls */
+    uv_timer_t watchdog;        /* WATCHDOG=1 at half of WatchdogSec */
+    uv_signal_t sighup, sigterm, sigint;
+    bool stopping;
+    int kill_stage;
+};
+
+static time_t
+now_s(const struct daemon *d)
+{
+    return (time_t)floor(dclock_now(&d->clock));
+}
+
+/* " [clock 2018-10-16T00:05:00]" on a simulated clock, so logs read in simulated time. */
+static const char *
+clock_note(const struct daemon *d, char buf[static 48])
+{
+    char t[32];
+
+    if (!d->clock.simulated)
+        return "";
+    snprintf(buf, 48, " [clock %s]", dclock_format(dclock_now(&d->clock), t));
+    return buf;
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void
+rearm(struct daemon *d, time_t next)
+{
+    if (d->stopping || next == (time_t)-1) {
+        uv_timer_stop(&d->timer);
+        return;
+    }
+    uv_timer_start(&d->timer, on_timer, dclock_delay_ms(&d->clock, next), 0);
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+
+    rearm(d, sched_step(d->sched, now_s(d)));
+}
+
+static bool
+secret_name(const char *name)
+{
+    static const char *const words[] = {"secret", "password", "passwd", "token", "accesskey",
+                                        "access_key", NULL};
+    size_t i;
+
+    for (i = 0; words[i]; i++)
+        if (strcasestr(name, words[i]))
+            return true;
+    return false;
+}
+
+static int
+hook_start(void *arg, struct sched_instance *inst, struct otsync_err *err)
+{
+    struct daemon *d = arg;
+
+    return runner_start(d->runner, inst, err);
+}
+
+static void
+hook_changed(void *arg, const struct sched_instance *inst, enum sched_event ev)
+{
+    struct daemon *d = arg;
+    char note[48], when[32], params[1024];
+    size_t i, n = 0;
+
+    clock_note(d, note);
+    switch (ev) {
+    case SCHED_EV_CREATED: {
+        double late_ms = (dclock_now(&d->clock) - (double)inst->cyctime) / d->clock.speed * 1000.0;
+        params[0] = '\0';
+        for (i = 0; i < inst->param_count && n < sizeof(params) - 1; i++)
+            n += (size_t)snprintf(params + n, sizeof(params) - n, "%s%s=%s", i ? ", " : "; ",
+                                  inst->param_names[i],
+                                  secret_name(inst->param_names[i]) ? "<redacted>"
+                                                                    : inst->param_values[i]);
+        if (n >= sizeof(params))
+            n = sizeof(params) - 1;
+        log_info("instance %s: created %.1f ms after its scheduled time%s%s%s", inst->id,
+                 late_ms, inst->state == SCHED_SKIPPED ? " as skipped (task paused)" : "",
+                 params, note);
+        break;
+    }
+    case SCHED_EV_STATE:
+        switch (inst->state) {
+        case SCHED_RUNNING:
+            log_info("instance %s: attempt %d started%s", inst->id, inst->attempts, note);
+            break;
+        case SCHED_RETRY_WAIT:
+            dclock_format((double)inst->next_try_at, when);
+            log_warn("instance %s: attempt %d failed: %s; retry %d/%d at %s%s", inst->id,
+                     inst->attempts, inst->reason ? inst->reason : "unknown reason",
+                     inst->attempts, inst->def->retries, when, note);
+            break;
+        case SCHED_SUCCESS:
+            log_info("instance %s: success after %d attempt%s%s", inst->id, inst->attempts,
+                     inst->attempts == 1 ? "" : "s", note);
+            break;
+        case SCHED_FAILED:
+            log_error("instance %s: failed for good after %d attempt%s: %s%s", inst->id,
+                      inst->attempts, inst->attempts == 1 ? "" : "s",
+                      inst->reason ? inst->reason : "unknown reason", note);
+            break;
+        case SCHED_KILLED:
+            log_warn("instance %s: killed%s", inst->id, note);
+            break;
+        case SCHED_WAITING:
+            if (inst->wait == SCHED_WAIT_PREVIOUS)
+                log_info("instance %s: waiting for the previous cycle %s to succeed%s", inst->id,
+                         inst->blocked_by ? inst->blocked_by : "?", note);
+            else if (inst->wait == SCHED_WAIT_SLOT)
+                log_debug("instance %s: waiting for a run slot (max_running %d)%s", inst->id,
+                          d->conf.max_running, note);
+            break;
+        case SCHED_SKIPPED:
+            log_info("instance %s: skipped%s", inst->id, note);
+            break;
+        }
+        break;
+    case SCHED_EV_FREED:
+        break;
+    }
+}
+
+static void
+on_child_done(void *arg, struct sched_instance *inst, enum sched_outcome outcome,
+              const char *reason)
+{
+    struct daemon *d = arg;
+    time_t next = sched_finished(d->sched, inst, outcome, reason, now_s(d));
+
+    if (d->stopping) {
+        if (runner_running(d->runner) == 0) {
+            log_notice("all children ended; exiting");
+            uv_stop(d->loop);
+        }
+        return;
+    }
+    rearm(d, next);
+}
+
+static void
+reload(struct daemon *d)
+{
+    struct diag dg;
+    struct catalog *cat = NULL;
+    size_t i;
+
+    diag_init(&dg);
+    notify_reloading();
+    log_notice("reloading the catalogue %s", d->conf.catalogue);
+    if (catalog_load(d->conf.catalogue, NULL, &dg, &cat) < 0) {
+        for (i = 0; i < dg.count; i++)
+            log_error("%s", dg.v[i].text);
+        log_error("reload failed: %zu error%s; keeping the current catalogue", dg.errors,
+                  dg.errors == 1 ? "" : "s");
+    } else {
+        for (i = 0; i < dg.count; i++)
+            log_warn("%s", dg.v[i].text);
+        sched_set_catalog(d->sched, cat, now_s(d));
+        catalog_unref(d->cat);
+        d->cat = cat;
+        log_notice("catalogue reloaded: %zu task%s", cat->task_count,
+                   cat->task_count == 1 ? "" : "s");
+        rearm(d, sched_step(d->sched, now_s(d)));
+    }
+    diag_fini(&dg);
+    notify_send("READY=1");
+}
+
+static void
+on_grace(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+
+    if (d->kill_stage == 0) {
+        log_warn("shutdown grace period over; sending SIGTERM to %d running instance%s",
+                 runner_running(d->runner), runner_running(d->runner) == 1 ? "" : "s");
+        runner_signal_all(d->runner, SIGTERM);
+        d->kill_stage = 1;
+        uv_timer_start(&d->grace, on_grace, KILL_AFTER_TERM_MS, 0);
+    } else {
+        log_warn("sending SIGKILL to %d instance%s still running", runner_running(d->runner),
+                 runner_running(d->runner) == 1 ? "" : "s");
+        runner_signal_all(d->runner, SIGKILL);
+    }
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+
+    if (signum == SIGHUP) {
+        reload(d);
+        return;
+    }
+    if (d->stopping) {
+        log_notice("second stop signal: stopping children now");
+        runner_signal_all(d->runner, SIGTERM);
+        return;
+    }
+    d->stopping = true;
+    notify_send("STOPPING=1");
+    uv_timer_stop(&d->timer);
+    /* nothing new starts: a zero bound keeps queued instances queued */
+    sched_set_max_running(d->sched, 0);
+    if (runner_running(d->runner) == 0) {
+        log_notice("%s: exiting", strsignal(signum));
+        uv_stop(d->loop);
+        return;
+    }
+    log_notice("%s: starting nothing new; waiting up to %d s for %d running instance%s",
+               strsignal(signum), d->conf.shutdown_grace_s, runner_running(d->runner),
+               runner_running(d->runner) == 1 ? "" : "s");
+    uv_timer_start(&d->grace, on_grace, (uint64_t)d->conf.shutdown_grace_s * 1000, 0);
+}
+
+static void
+on_watchdog(uv_timer_t *t)
+{
+    notify_send("WATCHDOG=1");
+}
+
+static void
+on_prepare(uv_prepare_t *h)
+{
+    log_flush();
+}
+
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* The otsync-run beside this binary (a build tree), else the installed one. */
+static char *
+default_runner(void)
+{
+    char self[PATH_MAX], path[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+
+    if (n > 0) {
+        self[n] = '\0';
+        if ((slash = strrchr(self, '/'))) {
+            *slash = '\0';
+            snprintf(path, sizeof(path), "%s/otsync-run", self);
+            if (access(path, X_OK) == 0)
+                return strdup(path);
+        }
+    }
+    return strdup(OTSYNC_LIBEXECDIR "/otsync-run");
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    char *p;
+
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+        return -1;
+    for (p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: otsyncd [-c FILE] [-t] [--foreground] [--clock START[,xSPEED]]\n"
+            "  -c, --config FILE   daemon configuration (default %s/otsyncd.yaml)\n"
+            "  -t, --test          check the configuration and catalogue, print every error,\n"
+            "                      exit 0 when clean, 1 on errors\n"
+            "  -f, --foreground    stay in the foreground, log to stderr\n"
+            "      --clock SPEC    simulated clock for tests and demos, e.g.\n"
+            "                      2018-10-16T00:00:00,x120 (120 times real speed)\n"
+            "  -h, --help          this text\n"
+            "  -V, --version       print the version\n",
+            OTSYNC_SYSCONFDIR);
+}
+
+static int
+daemonize(const char *log_path)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        return -1;
+    if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+        dup2(fd, 0);
+        close(fd);
+    }
+    if ((fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0)
+        return -1;
+    dup2(fd, 1);
+    dup2(fd, 2);
+    close(fd);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+        {"foreground", no_argument, NULL, 'f'},   {"clock", required_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = OTSYNC_SYSCONFDIR "/otsyncd.yaml", *clock_spec = NULL;
+    bool check = false, foreground = false;
+    struct daemon d;
+    struct diag dg;
+    struct otsync_err err;
+    struct sched_hooks hooks;
+    char log_dir[PATH_MAX + 8];
+    int opt, rc;
+
+    memset(&d, 0, sizeof(d));
+    log_init("otsyncd");
+    while ((opt = getopt_long(argc, argv, "c:tfhV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config = optarg; break;
+        case 't': check = true; break;
+        case 'f': foreground = true; break;
+        case 'C': clock_spec = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("otsyncd %s\n", OTSYNC_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "otsyncd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    diag_init(&dg);
+    rc = daemon_config_load(config, &dg, &d.conf);
+    if (rc == 0) {
+        if (d.conf.timezone) {
+            setenv("TZ", d.conf.timezone, 1);
+        }
+        tzset();
+        rc = catalog_load(d.conf.catalogue, NULL, &dg, &d.cat);
+    }
+    diag_print(&dg, stderr);
+    if (rc < 0) {
+        diag_verdict(&dg, stderr, "otsyncd", "configuration");
+        diag_fini(&dg);
+        daemon_config_fini(&d.conf);
+        return 1;
+    }
+    if (check) {
+        printf("otsyncd: configuration OK: %zu task%s in %zu file%s\n", d.cat->task_count,
+               d.cat->task_count == 1 ? "" : "s", d.cat->file_count,
+               d.cat->file_count == 1 ? "" : "s");
+        diag_fini(&dg);
+        catalog_unref(d.cat);
+        daemon_config_fini(&d.conf);
+        return 0;
+    }
+    diag_fini(&dg);
+    otsync_log_level = d.conf.log_level;
+
+    dclock_real(&d.clock);
+    if (clock_spec && dclock_parse(clock_spec, &d.clock, &err) < 0) {
+        fprintf(stderr, "otsyncd: %s\n", err.msg);
+        return 2;
+    }
+    if (mkdir_p(d.conf.state_dir, 0750) < 0) {
+        fprintf(stderr, "otsyncd: %s: cannot create state directory: %s\n", d.conf.state_dir,
+                strerror(errno));
+        return 1;
+    }
+    snprintf(log_dir, sizeof(log_dir), "%s/logs", d.conf.state_dir);
+    if (mkdir_p(log_dir, 0750) < 0) {
+        fprintf(stderr, "otsyncd: %s: %s\n", log_dir, strerror(errno));
+        return 1;
+    }
+    if (!foreground) {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s/otsyncd.log", d.conf.state_dir);
+        if (daemonize(path) < 0) {
+            fprintf(stderr, "otsyncd: cannot daemonize: %s\n", strerror(errno));
+            return 1;
+        }
+        log_init("otsyncd");
+    }
+    if (!d.conf.runner)
+        d.conf.runner = default_runner();
+    /* a child that dies with our pipe open must not kill us with SIGPIPE */
+    signal(SIGPIPE, SIG_IGN);
+
+    d.loop = uv_default_loop();
+    d.runner = runner_new(d.loop, d.conf.runner, log_dir, on_child_done, &d);
+    hooks.start = hook_start;
+    hooks.changed = hook_changed;
+    hooks.arg = &d;
+    d.sched = sched_new(d.conf.max_running, &hooks);
+    if (!d.runner || !d.sched) {
+        fprintf(stderr, "otsyncd: out of memory\n");
+        return 1;
+    }
+    uv_timer_init(d.loop, &d.timer);
+    uv_timer_init(d.loop, &d.grace);
+    d.timer.data = d.grace.data = &d;
+    uv_prepare_init(d.loop, &d.flush);
+    uv_prepare_start(&d.flush, on_prepare);
+    uv_unref((uv_handle_t *)&d.flush);
+    log_set_buffered(1);
+    uv_signal_init(d.loop, &d.sighup);
+    uv_signal_init(d.loop, &d.sigterm);
+    uv_signal_init(d.loop, &d.sigint);
+    d.sighup.data = d.sigterm.data = d.sigint.data = &d;
+    uv_signal_start(&d.sighup, on_signal, SIGHUP);
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+
+    {
+        char note[48];
+        log_notice("otsyncd %s started: %zu task%s, max_running %d, runner %s, state %s%s",
+                   OTSYNC_VERSION, d.cat->task_count, d.cat->task_count == 1 ? "" : "s",
+                   d.conf.max_running, d.conf.runner, d.conf.state_dir, clock_note(&d, note));
+    }
+    sched_set_catalog(d.sched, d.cat, now_s(&d));
+    rearm(&d, sched_step(d.sched, now_s(&d)));
+    {
+        uint64_t wd = notify_watchdog_usec();
+        uv_timer_init(d.loop, &d.watchdog);
+        if (wd) {
+            uv_timer_start(&d.watchdog, on_watchdog, wd / 2000, wd / 2000);
+            uv_unref((uv_handle_t *)&d.watchdog);
+        }
+    }
+    notify_send("READY=1");
+    uv_run(d.loop, UV_RUN_DEFAULT);
+
+    /* shutdown: close every handle, let their callbacks run, then the loop must be empty */
+    uv_walk(d.loop, close_walk, NULL);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(d.loop);
+    if (rc != 0)
+        log_warn("loop did not close cleanly: %s", uv_strerror(rc));
+    sched_free(d.sched);
+    catalog_unref(d.cat);
+    runner_free(d.runner);
+    daemon_config_fini(&d.conf);
+    log_notice("stopped");
+    log_flush();
+    return 0;
+}

@@ -1,0 +1,517 @@
+/*
+ * runner.c - one otsync-run child per running attempt (ARCHITECTURE.md: a job that crashes,
+ * leaks or hangs cannot take the scheduler down; killing an instance is kill(2)).
+ *
+ * Owns: rendering an instance's job, spawning the child with the job on stdin, turning its
+ * stderr (and every stdout line but the last) into the instance's log, and deciding the
+ * outcome from the exit status and the final JSON stats line, which must agree. Leaves to
+ * others: what happens next (sched), where state is kept (the daemon's hooks).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <jansson.h>
+#include "otsync/log.h"
+#include "otsync/vars.h"
+#include "daemon.h"
+
+#define LINE_MAX_LEN (64 * 1024)    /* a longer log line is cut, not buffered without end */
+
+struct runner {
+    uv_loop_t *loop;
+    char *path;
+    char *log_dir;
+    runner_done_cb done;
+    void *arg;
+    int running;
+    struct child *children;
+};
+
+struct linebuf {
+    char *buf;
+    size_t len;
+    bool cut;       /* dropping the rest of an over-long line */
+};
+
+struct child {
+    struct runner *r;
+    struct sched_instance *inst;
+    uv_process_t proc;
+    uv_pipe_t in, out, err;
+    uv_write_t wreq;
+    char *job;                  /* rendered job text, alive until the write completes */
+    struct linebuf outl, errl;
+    char *last_stdout;          /* the last complete stdout line: the stats */
+    int log_fd;
+    int64_t exit_status;
+    int term_signal;
+    int events;                 /* exit, stdout EOF, stderr EOF still to come */
+    int closes;                 /* handle closes still to come (proc, in, out, err) */
+    bool exited;
+    bool spawn_failed;          /* nothing ran: free once the handles are closed */
+    struct child *next;
+};
+
+struct runner *
+runner_new(uv_loop_t *loop, const char *path, const char *log_dir, runner_done_cb done, void *arg)
+{
+    struct runner *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    r->loop = loop;
+    r->path = strdup(path);
+    r->log_dir = strdup(log_dir);
+    r->done = done;
+    r->arg = arg;
+    if (!r->path || !r->log_dir) {
+        runner_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void
+runner_free(struct runner *r)
+{
+    if (!r)
+        return;
+    free(r->path);
+    free(r->log_dir);
+    free(r);
+}
+
+int
+runner_running(const struct runner *r)
+{
+    return r->running;
+}
+
+int
+runner_signal_all(struct runner *r, int sig)
+{
+    struct child *c;
+    int n = 0;
+
+    for (c = r->children; c; c = c->next)
+        if (!c->exited && uv_process_kill(&c->proc, sig) == 0)
+            n++;
+    return n;
+}
+
+/* Renders every string of the job template, recursively, in place on a deep copy. */
+static int
+render_json(json_t *v, const struct vars_ctx *ctx, const char *path, struct otsync_err *err)
+{
+    char sub[512];
+
+    if (json_is_string(v)) {
+        char *out = NULL;
+        struct vars_error ve;
+        if (vars_render(json_string_value(v), ctx, &out, &ve) < 0)
+            return otsync_err_set(err, OTSYNC_ECONFIG, "job %s: %s", path, ve.msg);
+        json_string_set(v, out);
+        free(out);
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        json_object_foreach(v, k, e) {
+            snprintf(sub, sizeof(sub), "%s.%s", path, k);
+            if (render_json(e, ctx, sub, err) < 0)
+                return -OTSYNC_ECONFIG;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+            if (render_json(e, ctx, sub, err) < 0)
+                return -OTSYNC_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+char *
+runner_render_job(const struct sched_instance *inst, struct otsync_err *err)
+{
+    struct vars_ctx ctx = {
+        .cyctime = inst->cyctime,
+        .names = (const char *const *)inst->param_names,
+        .values = (const char *const *)inst->param_values,
+        .count = inst->param_count,
+    };
+    json_t *job;
+    char *text;
+
+    if (!(job = json_deep_copy(inst->def->job))) {
+        otsync_err_set(err, OTSYNC_ENOMEM, "out of memory copying the job");
+        return NULL;
+    }
+    if (render_json(job, &ctx, "job", err) < 0) {
+        json_decref(job);
+        return NULL;
+    }
+    text = json_dumps(job, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(job);
+    if (!text)
+        otsync_err_set(err, OTSYNC_ENOMEM, "out of memory rendering the job");
+    return text;
+}
+
+static void
+log_line(struct child *c, const char *prefix, const char *line, size_t len)
+{
+    char head[64];
+    struct iovec iov[3];
+    ssize_t n;
+
+    if (c->log_fd < 0)
+        return;
+    snprintf(head, sizeof(head), "%s", prefix);
+    iov[0].iov_base = head;
+    iov[0].iov_len = strlen(head);
+    iov[1].iov_base = (void *)line;
+    iov[1].iov_len = len;
+    iov[2].iov_base = "\n";
+    iov[2].iov_len = 1;
+    /* one writev per line keeps lines whole if an operator tails the file */
+    n = writev(c->log_fd, iov, 3);
+    (void)n;
+}
+
+static void child_maybe_done(struct child *c);
+
+static void
+on_close(uv_handle_t *h)
+{
+    struct child *c = h->data;
+
+    c->closes--;
+    child_maybe_done(c);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    buf->base = malloc(suggested);
+    buf->len = buf->base ? suggested : 0;
+}
+
+/* Splits data into lines; full lines go to fn. */
+static void
+feed_lines(struct child *c, struct linebuf *lb, const char *data, size_t len, bool is_stdout)
+{
+    size_t i, start = 0;
+
+    for (i = 0; i <= len; i++) {
+        bool eol = i < len && data[i] == '\n';
+        bool end = i == len;
+        size_t chunk = i - start;
+
+        if (!eol && !end)
+            continue;
+        if (!lb->cut) {
+            size_t take = chunk;
+            if (lb->len + take > LINE_MAX_LEN) {
+                take = LINE_MAX_LEN - lb->len;
+                lb->cut = true;
+            }
+            if (take) {
+                char *nb = realloc(lb->buf, lb->len + take + 1);
+                if (nb) {
+                    lb->buf = nb;
+                    memcpy(lb->buf + lb->len, data + start, take);
+                    lb->len += take;
+                    lb->buf[lb->len] = '\0';
+                }
+            }
+        }
+        if (eol) {
+            const char *line = lb->buf ? lb->buf : "";
+            if (is_stdout) {
+                /* the previous candidate was not the last line after all: it is log */
+                if (c->last_stdout) {
+                    log_line(c, "stdout: ", c->last_stdout, strlen(c->last_stdout));
+                    free(c->last_stdout);
+                }
+                c->last_stdout = strdup(line);
+            } else {
+                log_line(c, "", line, lb->len);
+            }
+            lb->len = 0;
+            lb->cut = false;
+            if (lb->buf)
+                lb->buf[0] = '\0';
+        }
+        start = i + 1;
+    }
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct child *c = s->data;
+    bool is_stdout = s == (uv_stream_t *)&c->out;
+    struct linebuf *lb = is_stdout ? &c->outl : &c->errl;
+
+    if (nread > 0)
+        feed_lines(c, lb, buf->base, (size_t)nread, is_stdout);
+    free(buf->base);
+    if (nread < 0) {
+        /* EOF or error: a last line without newline still counts */
+        if (lb->len > 0)
+            feed_lines(c, lb, "\n", 1, is_stdout);
+        uv_read_stop(s);
+        c->events--;
+        child_maybe_done(c);
+    }
+}
+
+static void
+on_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
+{
+    struct child *c = p->data;
+
+    c->exited = true;
+    c->exit_status = exit_status;
+    c->term_signal = term_signal;
+    c->events--;
+    child_maybe_done(c);
+}
+
+static void
+on_written(uv_write_t *w, int status)
+{
+    struct child *c = w->data;
+
+    /* a child that exits without reading its job makes this fail (EPIPE); its exit decides */
+    free(c->job);
+    c->job = NULL;
+    uv_close((uv_handle_t *)&c->in, on_close);
+}
+
+/* Decides the outcome: exit status and stats line must agree. */
+static enum sched_outcome
+judge(struct child *c, char *reason, size_t reason_len)
+{
+    json_t *stats = NULL;
+    const char *status = NULL, *error = NULL;
+    enum sched_outcome out;
+
+    if (c->last_stdout)
+        stats = json_loads(c->last_stdout, 0, NULL);
+    if (stats && json_is_object(stats)) {
+        status = json_string_value(json_object_get(stats, "status"));
+        error = json_string_value(json_object_get(stats, "error"));
+    }
+    if (c->term_signal) {
+        snprintf(reason, reason_len, "otsync-run killed by signal %d", c->term_signal);
+        out = SCHED_FAIL;
+    } else if (c->exit_status == 0) {
+        if (status && strcmp(status, "success") == 0) {
+            reason[0] = '\0';
+            out = SCHED_OK;
+        } else {
+            snprintf(reason, reason_len, "otsync-run exited 0 but its last stdout line is %s",
+                     status ? "not a success summary" : "not a JSON summary");
+            out = SCHED_FAIL;
+        }
+    } else {
+        if (status && strcmp(status, "success") == 0)
+            snprintf(reason, reason_len, "otsync-run exited %d but its summary says success",
+                     (int)c->exit_status);
+        else if (error)
+            snprintf(reason, reason_len, "%s", error);
+        else
+            snprintf(reason, reason_len, "otsync-run exited %d", (int)c->exit_status);
+        out = c->exit_status == 2 ? SCHED_FAIL_FINAL : SCHED_FAIL;
+    }
+    json_decref(stats);
+    return out;
+}
+
+static void
+child_maybe_done(struct child *c)
+{
+    struct runner *r = c->r;
+    struct child **pp;
+    char reason[1024];
+    enum sched_outcome outcome;
+
+    if (c->events == 0) {
+        /* exit seen and both pipes drained: the stats line is complete; close the rest */
+        c->events = -1;
+        uv_close((uv_handle_t *)&c->proc, on_close);
+        uv_close((uv_handle_t *)&c->out, on_close);
+        uv_close((uv_handle_t *)&c->err, on_close);
+        return;
+    }
+    if (c->closes > 0 || c->events > 0)
+        return;
+    if (c->spawn_failed) {
+        free(c);
+        return;
+    }
+    outcome = judge(c, reason, sizeof(reason));
+    if (c->log_fd >= 0) {
+        char tail[1200];
+        snprintf(tail, sizeof(tail), "--- attempt %d: %s%s%s", c->inst->attempts,
+                 outcome == SCHED_OK ? "success" : "failed", reason[0] ? ": " : "", reason);
+        log_line(c, "", tail, strlen(tail));
+        if (c->last_stdout)
+            log_line(c, "stats: ", c->last_stdout, strlen(c->last_stdout));
+        close(c->log_fd);
+    }
+    for (pp = &r->children; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    r->running--;
+    c->inst->data = NULL;
+    r->done(r->arg, c->inst, outcome, reason[0] ? reason : NULL);
+    free(c->outl.buf);
+    free(c->errl.buf);
+    free(c->last_stdout);
+    free(c);
+}
+
+static int
+open_log(struct runner *r, const struct sched_instance *inst, struct otsync_err *err)
+{
+    char dir[4096], path[4200], ts[15];
+    int fd;
+
+    snprintf(dir, sizeof(dir), "%s/%s", r->log_dir, inst->task);
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+        return otsync_err_errno(err, errno, "%s: mkdir", dir);
+    snprintf(path, sizeof(path), "%s/%s.log", dir, vars_format_cyctime(inst->cyctime, ts));
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return otsync_err_errno(err, errno, "%s: open", path);
+    return fd;
+}
+
+int
+runner_start(struct runner *r, struct sched_instance *inst, struct otsync_err *err)
+{
+    uv_process_options_t opt;
+    uv_stdio_container_t stdio[3];
+    char *args[3], ts[15];
+    char env_inst[512], env_attempt[64], env_cyc[64];
+    char **env = NULL;
+    extern char **environ;
+    size_t n_env = 0, i, k;
+    struct child *c;
+    uv_buf_t wb;
+    int rc;
+
+    if (!(c = calloc(1, sizeof(*c))))
+        return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+    c->r = r;
+    c->inst = inst;
+    c->log_fd = -1;
+    if (!(c->job = runner_render_job(inst, err))) {
+        free(c);
+        return -OTSYNC_ECONFIG;
+    }
+    if ((rc = open_log(r, inst, err)) < 0) {
+        free(c->job);
+        free(c);
+        return rc;
+    }
+    c->log_fd = rc;
+
+    /* the child learns which attempt it is; the stream reader's failOnAttempts uses it */
+    snprintf(env_inst, sizeof(env_inst), "OTSYNC_INSTANCE=%s", inst->id);
+    snprintf(env_attempt, sizeof(env_attempt), "OTSYNC_ATTEMPT=%d", inst->attempts + 1);
+    snprintf(env_cyc, sizeof(env_cyc), "OTSYNC_CYCTIME=%s", vars_format_cyctime(inst->cyctime, ts));
+    while (environ[n_env])
+        n_env++;
+    if (!(env = calloc(n_env + 4, sizeof(*env)))) {
+        rc = otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (i = 0, k = 0; i < n_env; i++)
+        if (strncmp(environ[i], "OTSYNC_INSTANCE=", 16) && strncmp(environ[i], "OTSYNC_ATTEMPT=", 15)
+            && strncmp(environ[i], "OTSYNC_CYCTIME=", 15))
+            env[k++] = environ[i];
+    env[k++] = env_inst;
+    env[k++] = env_attempt;
+    env[k++] = env_cyc;
+    env[k] = NULL;
+
+    uv_pipe_init(r->loop, &c->in, 0);
+    uv_pipe_init(r->loop, &c->out, 0);
+    uv_pipe_init(r->loop, &c->err, 0);
+    c->in.data = c->out.data = c->err.data = c->proc.data = c;
+    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+    stdio[0].data.stream = (uv_stream_t *)&c->in;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&c->out;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&c->err;
+    args[0] = r->path;
+    args[1] = "-";
+    args[2] = NULL;
+    memset(&opt, 0, sizeof(opt));
+    opt.file = r->path;
+    opt.args = args;
+    opt.env = env;
+    opt.exit_cb = on_exit_cb;
+    opt.stdio = stdio;
+    opt.stdio_count = 3;
+    rc = uv_spawn(r->loop, &c->proc, &opt);
+    free(env);
+    env = NULL;
+    if (rc < 0) {
+        otsync_err_set(err, OTSYNC_ESYS, "spawn %s: %s", r->path, uv_strerror(rc));
+        /* libuv wants even a failed process handle closed; c is freed in the last on_close */
+        c->spawn_failed = true;
+        c->events = -1;
+        c->closes = 4;
+        close(c->log_fd);
+        free(c->job);
+        c->job = NULL;
+        uv_close((uv_handle_t *)&c->in, on_close);
+        uv_close((uv_handle_t *)&c->out, on_close);
+        uv_close((uv_handle_t *)&c->err, on_close);
+        uv_close((uv_handle_t *)&c->proc, on_close);
+        return -OTSYNC_ESYS;
+    }
+    {
+        char head[256];
+        snprintf(head, sizeof(head), "--- attempt %d started, pid %d", inst->attempts + 1,
+                 c->proc.pid);
+        log_line(c, "", head, strlen(head));
+    }
+    c->events = 3;
+    c->closes = 4;
+    uv_read_start((uv_stream_t *)&c->out, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&c->err, on_alloc, on_read);
+    wb = uv_buf_init(c->job, (unsigned)strlen(c->job));
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->in, &wb, 1, on_written) < 0) {
+        free(c->job);
+        c->job = NULL;
+        uv_close((uv_handle_t *)&c->in, on_close);
+    }
+    c->next = r->children;
+    r->children = c;
+    r->running++;
+    inst->data = c;
+    return 0;
+fail:
+    free(env);
+    close(c->log_fd);
+    free(c->job);
+    free(c);
+    return rc;
+}

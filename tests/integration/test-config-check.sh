@@ -1,0 +1,48 @@
+#!/bin/bash
+# `otsyncd -t`: every mistake reported with file:line:col in one pass, exit 1; the shipped
+# etc/ examples check clean (exit 0); usage errors exit 2.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$WORK/tasks.d"
+cat > "$WORK/otsyncd.yaml" <<EOT
+state_dir: $WORK/state
+catalogue: tasks.d/*.yaml
+EOT
+# three distinct mistakes: an unknown key, a bad time token, a placeholder no param defines
+cat > "$WORK/tasks.d/bad.yaml" <<'EOT'
+tasks:
+  - name: gps_to_oss
+    schedule: {cycle: minute, interval: 5}
+    retires: 3
+    job: {type: job, version: "1.0", configuration: {reader: {plugin: stream, parameter: {}}, writer: {plugin: stream, parameter: {}}}}
+  - name: second
+    schedule: {cycle: minute, interval: 5}
+    params:
+      endTime: $[yyyymmddhh-5/24/60]
+    job:
+      type: job
+      configuration:
+        reader: {plugin: stream, parameter: {column: [{type: string, value: "${startTime}"}]}}
+        writer: {plugin: stream, parameter: {}}
+EOT
+out=$("$OTSYNCD" -t -c "$WORK/otsyncd.yaml" 2>&1); rc=$?
+echo "$out"
+check_eq "-t exits 1 on catalogue errors" 1 "$rc"
+n=$(echo "$out" | grep -c "^$WORK/tasks.d/bad.yaml:[0-9]*:[0-9]*: error: ")
+check_eq "-t reports all three mistakes with file:line:col" 3 "$n"
+check "unknown key at 4:5" grep -q "bad.yaml:4:5: error: .*unknown key 'retires'" <<<"$out"
+check "bad token at its column" grep -q "bad.yaml:9:16: error: .*unknown token 'hh'" <<<"$out"
+check "undefined placeholder named" grep -q "bad.yaml:[0-9]*:[0-9]*: error: .*undefined parameter 'startTime'" <<<"$out"
+
+out=$("$OTSYNCD" -t -c "$top_srcdir/etc/otsyncd.yaml" 2>&1); rc=$?
+echo "$out"
+check_eq "the etc/ examples check clean" 0 "$rc"
+
+"$OTSYNCD" --no-such-flag >/dev/null 2>&1; rc=$?
+check_eq "usage error exits 2" 2 "$rc"
+"$OTSYNCD" --clock garbage -c "$top_srcdir/etc/otsyncd.yaml" --foreground >/dev/null 2>&1; rc=$?
+check_eq "bad --clock exits 2" 2 "$rc"
+v=$("$OTSYNCD" --version)
+check "--version names the program" grep -q '^otsyncd [0-9]' <<<"$v"
+"$OTSYNCD" --help | grep -q -- '--clock' && ok "--help lists the options" || not_ok "--help"
+finish
