@@ -80,8 +80,10 @@ struct sched_instance {
     char *reason;                   /* why the last attempt failed, or NULL */
     void *data;                     /* the caller's, e.g. the running child */
     /* private to sched.c */
+    struct sched_task *owner;
     struct sched_instance *prev_of_task, *next_of_task;
-    struct sched_instance *q_prev, *q_next;
+    struct sched_instance *q_prev, *q_next;     /* the ready queue or the retry list */
+    int where;                                  /* which of those lists holds it */
 };
 
 struct sched_hooks {
@@ -97,6 +99,7 @@ struct sched_hooks {
 };
 
 struct sched;
+struct sched_task;
 
 /* Returns a new scheduler, or NULL when out of memory. hooks is copied. */
 struct sched *sched_new(int max_running, const struct sched_hooks *hooks);
@@ -140,7 +143,8 @@ void sched_set_max_running(struct sched *s, int max_running);
 /* Borrows; NULL when the scheduler holds no such instance. */
 struct sched_instance *sched_find(struct sched *s, const char *id);
 
-/* Calls fn for every instance the scheduler holds, in creation order. */
+/* Calls fn for every instance the scheduler holds: task by task in the order the tasks were
+ * first seen, each task's instances in scheduled-time order. */
 void sched_foreach(struct sched *s, void (*fn)(void *arg, const struct sched_instance *inst),
                    void *arg);
 

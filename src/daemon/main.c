@@ -134,6 +134,12 @@ hook_changed(void *arg, const struct sched_instance *inst, enum sched_event ev)
         log_info("instance %s: created %.1f ms after its scheduled time%s%s%s", inst->id,
                  late_ms, inst->state == SCHED_SKIPPED ? " as skipped (task paused)" : "",
                  params, note);
+        if (inst->wait == SCHED_WAIT_PREVIOUS)
+            log_info("instance %s: waiting for the previous cycle %s to succeed%s", inst->id,
+                     inst->blocked_by ? inst->blocked_by : "?", note);
+        else if (inst->state == SCHED_FAILED)
+            log_error("instance %s: failed: %s%s", inst->id,
+                      inst->reason ? inst->reason : "unknown reason", note);
         break;
     }
     case SCHED_EV_STATE:

@@ -431,7 +431,8 @@ runner_start(struct runner *r, struct sched_instance *inst, struct otsync_err *e
 
     /* the child learns which attempt it is; the stream reader's failOnAttempts uses it */
     snprintf(env_inst, sizeof(env_inst), "OTSYNC_INSTANCE=%s", inst->id);
-    snprintf(env_attempt, sizeof(env_attempt), "OTSYNC_ATTEMPT=%d", inst->attempts + 1);
+    /* sched counts the attempt before it asks us to start it */
+    snprintf(env_attempt, sizeof(env_attempt), "OTSYNC_ATTEMPT=%d", inst->attempts);
     snprintf(env_cyc, sizeof(env_cyc), "OTSYNC_CYCTIME=%s", vars_format_cyctime(inst->cyctime, ts));
     while (environ[n_env])
         n_env++;
@@ -488,7 +489,7 @@ runner_start(struct runner *r, struct sched_instance *inst, struct otsync_err *e
     }
     {
         char head[256];
-        snprintf(head, sizeof(head), "--- attempt %d started, pid %d", inst->attempts + 1,
+        snprintf(head, sizeof(head), "--- attempt %d started, pid %d", inst->attempts,
                  c->proc.pid);
         log_line(c, "", head, strlen(head));
     }

@@ -86,11 +86,13 @@ L="$WORK/state/logs"
 n=$(grep -c 'instance window@2018101[67][0-9]*: success' "$WORK/daemon.log")
 check_eq "window: 12 successful instances in the simulated hour" 12 "$n"
 expected=""
+base=$(TZ=Asia/Shanghai date -d "2018-10-16 00:00:00" +%s)
+fmt() { TZ=Asia/Shanghai date -d "@$1" +%Y%m%d%H%M%S; }
 for m in 5 10 15 20 25 30 35 40 45 50 55 60; do
-    cyc=$(TZ=Asia/Shanghai date -d "2018-10-16 00:00:00 +$m min" +%Y%m%d%H%M%S)
+    cyc=$(fmt $((base + m * 60)))
     expected="$expected window@$cyc"
-    s=$(TZ=Asia/Shanghai date -d "2018-10-16 00:00:00 +$((m - 10)) min" +%Y%m%d%H%M%S)
-    e=$(TZ=Asia/Shanghai date -d "2018-10-16 00:00:00 +$((m - 5)) min" +%Y%m%d%H%M%S)
+    s=$(fmt $((base + (m - 10) * 60)))
+    e=$(fmt $((base + (m - 5) * 60)))
     line=$(grep -m1 '^stdout: window ' "$L/window/$cyc.log" 2>/dev/null)
     check_eq "window@$cyc rendered its window" "window $s $e 20181015" "${line#stdout: }"
 done

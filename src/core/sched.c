@@ -1,0 +1,709 @@
+/*
+ * sched.c - the cycle scheduler: instance creation, the instance state machine, retries,
+ * self-dependency, catch-up and the max_running bound.
+ *
+ * Owns: which instances exist and when each may run. Pure logic: every entry point takes
+ * `now` from the caller (a fake clock in tests, the daemon's real or simulated one). Leaves
+ * to others: spawning (hooks->start), persistence (hooks->changed), timers (the caller arms
+ * one for the time sched_step returns).
+ *
+ * Data structures, chosen so 10,000 tasks on one-minute cycles stay cheap:
+ * - tasks by name in an open-addressing hash (catalogue swaps match tasks by name);
+ * - a min-heap of tasks by next due time, so a step touches only due tasks;
+ * - the ready queue of waiting instances sorted by (scheduled time, task name); an instance
+ *   blocked by its previous cycle is kept out of it and attached to that previous instance,
+ *   which releases it when it succeeds, so starting never rescans blocked chains;
+ * - a list of instances in retry_wait.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "otsync/sched.h"
+#include "otsync/vars.h"
+
+enum { IN_NONE, IN_QUEUE, IN_RETRY };
+
+struct sched_task {
+    char *name;
+    const struct catalog_task *def;     /* from the scheduler's current catalogue */
+    time_t position;                    /* the last scheduled time created (or the start) */
+    time_t due;                         /* the next scheduled time, or -1 */
+    size_t heap_idx;                    /* SIZE_MAX when not in the heap */
+    bool removed;                       /* not in the current catalogue */
+    struct sched_instance *first, *last;
+    size_t order;                       /* when first seen, for sched_foreach */
+};
+
+struct sched {
+    int max_running;
+    int running;
+    struct sched_hooks hooks;
+    struct catalog *cat;
+    struct sched_task **tasks;          /* in the order first seen */
+    size_t task_count, task_cap;
+    struct sched_task **hash;           /* open addressing, power-of-two size */
+    size_t hash_size;
+    struct sched_task **heap;
+    size_t heap_len;
+    struct sched_instance *q_head, *q_tail;     /* ready queue */
+    size_t unmarked;                    /* queued instances whose wait is not SLOT yet */
+    struct sched_instance *r_head;      /* retry_wait list, unordered */
+};
+
+/* ---- tasks by name ---- */
+
+static size_t
+hash_str(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h;
+}
+
+static struct sched_task *
+task_find(const struct sched *s, const char *name)
+{
+    size_t i;
+
+    if (!s->hash_size)
+        return NULL;
+    for (i = hash_str(name) & (s->hash_size - 1); s->hash[i]; i = (i + 1) & (s->hash_size - 1))
+        if (strcmp(s->hash[i]->name, name) == 0)
+            return s->hash[i];
+    return NULL;
+}
+
+static int
+hash_grow(struct sched *s)
+{
+    size_t size = s->hash_size ? s->hash_size * 2 : 64, i, j;
+    struct sched_task **h = calloc(size, sizeof(*h));
+
+    if (!h)
+        return -OTSYNC_ENOMEM;
+    for (i = 0; i < s->task_count; i++) {
+        for (j = hash_str(s->tasks[i]->name) & (size - 1); h[j]; j = (j + 1) & (size - 1))
+            ;
+        h[j] = s->tasks[i];
+    }
+    free(s->hash);
+    s->hash = h;
+    s->hash_size = size;
+    return 0;
+}
+
+static struct sched_task *
+task_add(struct sched *s, const char *name)
+{
+    struct sched_task *t;
+    size_t j;
+
+    if ((s->task_count + 1) * 2 > s->hash_size && hash_grow(s) < 0)
+        return NULL;
+    if (s->task_count == s->task_cap) {
+        size_t cap = s->task_cap ? s->task_cap * 2 : 64;
+        struct sched_task **nt = realloc(s->tasks, cap * sizeof(*nt));
+        struct sched_task **nh = realloc(s->heap, cap * sizeof(*nh));
+        if (nt)
+            s->tasks = nt;
+        if (nh)
+            s->heap = nh;
+        if (!nt || !nh)
+            return NULL;
+        s->task_cap = cap;
+    }
+    if (!(t = calloc(1, sizeof(*t))) || !(t->name = strdup(name))) {
+        free(t);
+        return NULL;
+    }
+    t->heap_idx = SIZE_MAX;
+    t->due = (time_t)-1;
+    t->order = s->task_count;
+    s->tasks[s->task_count++] = t;
+    for (j = hash_str(name) & (s->hash_size - 1); s->hash[j]; j = (j + 1) & (s->hash_size - 1))
+        ;
+    s->hash[j] = t;
+    return t;
+}
+
+/* ---- the heap of due times ---- */
+
+static void
+heap_swap(struct sched *s, size_t a, size_t b)
+{
+    struct sched_task *t = s->heap[a];
+
+    s->heap[a] = s->heap[b];
+    s->heap[b] = t;
+    s->heap[a]->heap_idx = a;
+    s->heap[b]->heap_idx = b;
+}
+
+static void
+heap_up(struct sched *s, size_t i)
+{
+    while (i > 0 && s->heap[(i - 1) / 2]->due > s->heap[i]->due) {
+        heap_swap(s, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void
+heap_down(struct sched *s, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->heap_len && s->heap[l]->due < s->heap[m]->due)
+            m = l;
+        if (r < s->heap_len && s->heap[r]->due < s->heap[m]->due)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(s, i, m);
+        i = m;
+    }
+}
+
+static void
+heap_remove(struct sched *s, struct sched_task *t)
+{
+    size_t i = t->heap_idx;
+
+    if (i == SIZE_MAX)
+        return;
+    t->heap_idx = SIZE_MAX;
+    s->heap_len--;
+    if (i == s->heap_len)
+        return;
+    s->heap[i] = s->heap[s->heap_len];
+    s->heap[i]->heap_idx = i;
+    heap_up(s, i);
+    heap_down(s, s->heap[i]->heap_idx);
+}
+
+/* Recomputes t's due time from its position and (re)places it in the heap. */
+static void
+task_reschedule(struct sched *s, struct sched_task *t)
+{
+    heap_remove(s, t);
+    t->due = t->removed ? (time_t)-1 : cycle_next(&t->def->cycle, t->position);
+    if (t->due == (time_t)-1)
+        return;
+    t->heap_idx = s->heap_len;
+    s->heap[s->heap_len++] = t;
+    heap_up(s, t->heap_idx);
+}
+
+/* ---- events and lists ---- */
+
+static void
+emit(struct sched *s, const struct sched_instance *inst, enum sched_event ev)
+{
+    if (s->hooks.changed)
+        s->hooks.changed(s->hooks.arg, inst, ev);
+}
+
+static bool
+queue_before(const struct sched_instance *a, const struct sched_instance *b)
+{
+    if (a->cyctime != b->cyctime)
+        return a->cyctime < b->cyctime;
+    return strcmp(a->task, b->task) < 0;
+}
+
+/* Inserts in (cyctime, task) order, scanning from the tail: new instances are mostly newest. */
+static void
+queue_insert(struct sched *s, struct sched_instance *inst)
+{
+    struct sched_instance *after = s->q_tail;
+
+    while (after && queue_before(inst, after))
+        after = after->q_prev;
+    inst->q_prev = after;
+    inst->q_next = after ? after->q_next : s->q_head;
+    if (inst->q_next)
+        inst->q_next->q_prev = inst;
+    else
+        s->q_tail = inst;
+    if (after)
+        after->q_next = inst;
+    else
+        s->q_head = inst;
+    inst->where = IN_QUEUE;
+    if (inst->wait != SCHED_WAIT_SLOT)
+        s->unmarked++;
+}
+
+static void
+list_unlink(struct sched *s, struct sched_instance *inst)
+{
+    if (inst->where == IN_QUEUE) {
+        if (inst->q_prev)
+            inst->q_prev->q_next = inst->q_next;
+        else
+            s->q_head = inst->q_next;
+        if (inst->q_next)
+            inst->q_next->q_prev = inst->q_prev;
+        else
+            s->q_tail = inst->q_prev;
+        if (inst->wait != SCHED_WAIT_SLOT)
+            s->unmarked--;
+    } else if (inst->where == IN_RETRY) {
+        if (inst->q_prev)
+            inst->q_prev->q_next = inst->q_next;
+        else
+            s->r_head = inst->q_next;
+        if (inst->q_next)
+            inst->q_next->q_prev = inst->q_prev;
+    }
+    inst->q_prev = inst->q_next = NULL;
+    inst->where = IN_NONE;
+}
+
+static void
+retry_insert(struct sched *s, struct sched_instance *inst)
+{
+    inst->q_prev = NULL;
+    inst->q_next = s->r_head;
+    if (s->r_head)
+        s->r_head->q_prev = inst;
+    s->r_head = inst;
+    inst->where = IN_RETRY;
+}
+
+/* Makes a waiting instance ready: into the queue, no longer blocked. */
+static void
+make_ready(struct sched *s, struct sched_instance *inst)
+{
+    bool changed = inst->state != SCHED_WAITING || inst->wait != SCHED_WAIT_NONE
+                   || inst->blocked_by;
+
+    inst->state = SCHED_WAITING;
+    inst->wait = SCHED_WAIT_NONE;
+    free(inst->blocked_by);
+    inst->blocked_by = NULL;
+    queue_insert(s, inst);
+    if (changed)
+        emit(s, inst, SCHED_EV_STATE);
+}
+
+static bool
+is_final(enum sched_state st)
+{
+    return st == SCHED_SUCCESS || st == SCHED_FAILED || st == SCHED_KILLED
+           || st == SCHED_SKIPPED;
+}
+
+static void
+instance_free(struct sched_instance *inst)
+{
+    size_t i;
+
+    for (i = 0; i < inst->param_count; i++) {
+        free(inst->param_names[i]);
+        free(inst->param_values[i]);
+    }
+    free(inst->param_names);
+    free(inst->param_values);
+    free(inst->id);
+    free(inst->task);
+    free(inst->blocked_by);
+    free(inst->reason);
+    catalog_unref(inst->cat);
+    free(inst);
+}
+
+/*
+ * Frees a task's oldest instances once nothing needs them: final, not the newest (the next
+ * cycle checks that one), and not blocking a successor. Stops at the first one still needed,
+ * so a task's list stays in order.
+ */
+static void
+reap(struct sched *s, struct sched_task *t)
+{
+    struct sched_instance *inst;
+
+    while ((inst = t->first) && inst != t->last && is_final(inst->state)) {
+        struct sched_instance *next = inst->next_of_task;
+        if (next->state == SCHED_WAITING && next->wait == SCHED_WAIT_PREVIOUS)
+            return;
+        emit(s, inst, SCHED_EV_FREED);
+        t->first = next;
+        next->prev_of_task = NULL;
+        instance_free(inst);
+    }
+}
+
+/* An instance reached success or skipped: its successor, if it waited for it, is ready. */
+static void
+release_successor(struct sched *s, struct sched_instance *inst)
+{
+    struct sched_instance *next = inst->next_of_task;
+
+    if (next && next->state == SCHED_WAITING && next->wait == SCHED_WAIT_PREVIOUS)
+        make_ready(s, next);
+}
+
+static void set_state(struct sched *s, struct sched_instance *inst, enum sched_state st);
+
+/* A failed attempt: retry after the interval while reruns are left. */
+static void
+attempt_failed(struct sched *s, struct sched_instance *inst, enum sched_outcome outcome,
+               const char *reason, time_t now)
+{
+    free(inst->reason);
+    inst->reason = reason ? strdup(reason) : NULL;
+    inst->ended_at = now;
+    if (outcome == SCHED_KILL) {
+        set_state(s, inst, SCHED_KILLED);
+    } else if (outcome == SCHED_FAIL && inst->attempts <= inst->def->retries) {
+        inst->next_try_at = now + inst->def->retry_interval_s;
+        inst->state = SCHED_RETRY_WAIT;
+        inst->wait = SCHED_WAIT_NONE;
+        retry_insert(s, inst);
+        emit(s, inst, SCHED_EV_STATE);
+    } else {
+        set_state(s, inst, SCHED_FAILED);
+    }
+}
+
+static void
+set_state(struct sched *s, struct sched_instance *inst, enum sched_state st)
+{
+    inst->state = st;
+    inst->wait = SCHED_WAIT_NONE;
+    emit(s, inst, SCHED_EV_STATE);
+    if (st == SCHED_SUCCESS || st == SCHED_SKIPPED)
+        release_successor(s, inst);
+}
+
+/* Starts queued instances in order while slots are free; marks the rest as waiting for one. */
+static void
+start_ready(struct sched *s, time_t now)
+{
+    struct sched_instance *inst;
+    struct otsync_err err;
+
+    while (s->running < s->max_running && (inst = s->q_head)) {
+        list_unlink(s, inst);
+        otsync_err_clear(&err);
+        inst->attempts++;
+        inst->started_at = now;
+        if (s->hooks.start(s->hooks.arg, inst, &err) < 0) {
+            attempt_failed(s, inst, SCHED_FAIL, err.msg[0] ? err.msg : "could not start", now);
+            reap(s, inst->owner);
+            continue;
+        }
+        s->running++;
+        inst->state = SCHED_RUNNING;
+        inst->wait = SCHED_WAIT_NONE;
+        emit(s, inst, SCHED_EV_STATE);
+    }
+    if (s->unmarked == 0)
+        return;
+    for (inst = s->q_head; inst && s->unmarked; inst = inst->q_next) {
+        if (inst->wait == SCHED_WAIT_SLOT)
+            continue;
+        inst->wait = SCHED_WAIT_SLOT;
+        s->unmarked--;
+        emit(s, inst, SCHED_EV_STATE);
+    }
+}
+
+static char *
+xstrdup_id(const char *task, time_t cyctime)
+{
+    char ts[15];
+    size_t n = strlen(task) + 1 + 14 + 1;
+    char *id = malloc(n);
+
+    if (id)
+        snprintf(id, n, "%s@%s", task, vars_format_cyctime(cyctime, ts));
+    return id;
+}
+
+/* Creates the instance of t at cyctime, renders its params, queues or blocks it. */
+static void
+create(struct sched *s, struct sched_task *t, time_t cyctime, time_t now)
+{
+    const struct catalog_task *def = t->def;
+    struct sched_instance *inst = calloc(1, sizeof(*inst)), *prev = t->last;
+    struct vars_ctx ctx;
+    struct vars_error ve;
+    char *fail = NULL;
+    size_t i;
+
+    if (!inst)
+        return;
+    inst->id = xstrdup_id(t->name, cyctime);
+    inst->task = strdup(t->name);
+    inst->cyctime = cyctime;
+    inst->def = def;
+    inst->cat = catalog_ref(s->cat);
+    inst->owner = t;
+    inst->created_at = now;
+    inst->state = SCHED_WAITING;
+    if (def->param_count) {
+        inst->param_names = calloc(def->param_count, sizeof(char *));
+        inst->param_values = calloc(def->param_count, sizeof(char *));
+    }
+    if (!inst->id || !inst->task || (def->param_count && (!inst->param_names
+                                                          || !inst->param_values))) {
+        instance_free(inst);
+        return;
+    }
+    /* rendered once, here; retries reuse these values */
+    ctx.cyctime = cyctime;
+    ctx.names = (const char *const *)inst->param_names;
+    ctx.values = (const char *const *)inst->param_values;
+    for (i = 0; i < def->param_count; i++) {
+        ctx.count = i;
+        inst->param_names[i] = strdup(def->params[i].name);
+        if (vars_render(def->params[i].expr, &ctx, &inst->param_values[i], &ve) < 0) {
+            inst->param_values[i] = strdup("");
+            if (!fail) {
+                size_t n = strlen(ve.msg) + strlen(def->params[i].name) + 32;
+                if ((fail = malloc(n)))
+                    snprintf(fail, n, "param '%s': %s", def->params[i].name, ve.msg);
+            }
+        }
+        inst->param_count = i + 1;
+    }
+    inst->prev_of_task = prev;
+    if (prev)
+        prev->next_of_task = inst;
+    else
+        t->first = inst;
+    t->last = inst;
+    if (def->paused) {
+        inst->state = SCHED_SKIPPED;
+        emit(s, inst, SCHED_EV_CREATED);
+        release_successor(s, inst);
+    } else if (fail) {
+        inst->state = SCHED_FAILED;
+        inst->reason = fail;
+        fail = NULL;
+        emit(s, inst, SCHED_EV_CREATED);
+    } else if (def->self_dependency && prev && prev->state != SCHED_SUCCESS
+               && prev->state != SCHED_SKIPPED) {
+        inst->wait = SCHED_WAIT_PREVIOUS;
+        inst->blocked_by = strdup(prev->id);
+        emit(s, inst, SCHED_EV_CREATED);
+    } else {
+        if (s->running >= s->max_running) {
+            inst->wait = SCHED_WAIT_SLOT;
+        }
+        queue_insert(s, inst);
+        emit(s, inst, SCHED_EV_CREATED);
+    }
+    free(fail);
+    reap(s, t);
+}
+
+static time_t
+next_due(const struct sched *s)
+{
+    time_t next = s->heap_len ? s->heap[0]->due : (time_t)-1;
+    const struct sched_instance *inst;
+
+    for (inst = s->r_head; inst; inst = inst->q_next)
+        if (next == (time_t)-1 || inst->next_try_at < next)
+            next = inst->next_try_at;
+    return next;
+}
+
+/* ---- public ---- */
+
+struct sched *
+sched_new(int max_running, const struct sched_hooks *hooks)
+{
+    struct sched *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->max_running = max_running;
+    s->hooks = *hooks;
+    return s;
+}
+
+void
+sched_free(struct sched *s)
+{
+    size_t i;
+
+    if (!s)
+        return;
+    for (i = 0; i < s->task_count; i++) {
+        struct sched_task *t = s->tasks[i];
+        struct sched_instance *inst = t->first, *next;
+        for (; inst; inst = next) {
+            next = inst->next_of_task;
+            instance_free(inst);
+        }
+        free(t->name);
+        free(t);
+    }
+    free(s->tasks);
+    free(s->hash);
+    free(s->heap);
+    catalog_unref(s->cat);
+    free(s);
+}
+
+void
+sched_set_catalog(struct sched *s, struct catalog *cat, time_t now)
+{
+    struct catalog *old = s->cat;
+    size_t i;
+
+    s->cat = catalog_ref(cat);
+    for (i = 0; i < s->task_count; i++)
+        s->tasks[i]->removed = true;
+    for (i = 0; i < cat->task_count; i++) {
+        const struct catalog_task *def = &cat->tasks[i];
+        struct sched_task *t = task_find(s, def->name);
+        if (!t) {
+            if (!(t = task_add(s, def->name)))
+                continue;
+            t->position = now;      /* a new task starts from the next cycle */
+        } else if (t->def && t->def->paused && !def->paused) {
+            t->position = now;      /* so does a resumed one */
+        }
+        t->def = def;
+        t->removed = false;
+    }
+    for (i = 0; i < s->task_count; i++)
+        task_reschedule(s, s->tasks[i]);
+    catalog_unref(old);
+}
+
+int
+sched_restore_position(struct sched *s, const char *task, time_t last_cyctime)
+{
+    struct sched_task *t = task_find(s, task);
+
+    if (!t || t->removed)
+        return -OTSYNC_ENOENT;
+    t->position = last_cyctime;
+    task_reschedule(s, t);
+    return 0;
+}
+
+time_t
+sched_step(struct sched *s, time_t now)
+{
+    struct sched_instance *inst, *next;
+
+    while (s->heap_len && s->heap[0]->due <= now) {
+        struct sched_task *t = s->heap[0];
+        time_t c = t->due;
+        if (!t->def->catchup) {
+            /* only the newest missed cycle runs */
+            time_t newest = cycle_prev(&t->def->cycle, now);
+            if (newest != (time_t)-1 && newest > c)
+                c = newest;
+            create(s, t, c, now);
+            t->position = c;
+        } else {
+            while (c != (time_t)-1 && c <= now) {
+                create(s, t, c, now);
+                t->position = c;
+                c = cycle_next(&t->def->cycle, c);
+            }
+        }
+        task_reschedule(s, t);
+    }
+    for (inst = s->r_head; inst; inst = next) {
+        next = inst->q_next;
+        if (inst->next_try_at <= now) {
+            list_unlink(s, inst);
+            make_ready(s, inst);
+        }
+    }
+    start_ready(s, now);
+    return next_due(s);
+}
+
+time_t
+sched_finished(struct sched *s, struct sched_instance *inst, enum sched_outcome outcome,
+               const char *reason, time_t now)
+{
+    if (inst->state != SCHED_RUNNING)
+        return next_due(s);
+    s->running--;
+    inst->ended_at = now;
+    if (outcome == SCHED_OK) {
+        free(inst->reason);
+        inst->reason = NULL;
+        set_state(s, inst, SCHED_SUCCESS);
+    } else {
+        attempt_failed(s, inst, outcome, reason, now);
+    }
+    reap(s, inst->owner);
+    start_ready(s, now);
+    return next_due(s);
+}
+
+void
+sched_set_max_running(struct sched *s, int max_running)
+{
+    s->max_running = max_running;
+}
+
+struct sched_instance *
+sched_find(struct sched *s, const char *id)
+{
+    const char *at = strrchr(id, '@');
+    struct sched_instance *inst;
+    struct sched_task *t;
+    char name[512];
+
+    if (!at || (size_t)(at - id) >= sizeof(name))
+        return NULL;
+    memcpy(name, id, (size_t)(at - id));
+    name[at - id] = '\0';
+    if (!(t = task_find(s, name)))
+        return NULL;
+    for (inst = t->last; inst; inst = inst->prev_of_task)
+        if (strcmp(inst->id, id) == 0)
+            return inst;
+    return NULL;
+}
+
+void
+sched_foreach(struct sched *s, void (*fn)(void *arg, const struct sched_instance *inst),
+              void *arg)
+{
+    size_t i;
+    struct sched_instance *inst;
+
+    for (i = 0; i < s->task_count; i++)
+        for (inst = s->tasks[i]->first; inst; inst = inst->next_of_task)
+            fn(arg, inst);
+}
+
+int
+sched_running_count(const struct sched *s)
+{
+    return s->running;
+}
+
+const char *
+sched_state_name(enum sched_state st)
+{
+    static const char *const names[] = {"waiting", "running", "retry_wait", "success",
+                                        "failed", "killed", "skipped"};
+
+    return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "unknown";
+}
+
+const char *
+sched_wait_name(enum sched_wait w)
+{
+    static const char *const names[] = {"", "previous cycle", "run slot"};
+
+    return (unsigned)w < sizeof(names) / sizeof(names[0]) ? names[w] : "";
+}
