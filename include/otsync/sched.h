@@ -82,8 +82,9 @@ struct sched_instance {
     /* private to sched.c */
     struct sched_task *owner;
     struct sched_instance *prev_of_task, *next_of_task;
-    struct sched_instance *q_prev, *q_next;     /* the ready queue or the retry list */
-    int where;                                  /* which of those lists holds it */
+    struct sched_instance *q_prev, *q_next;     /* the retry list */
+    size_t q_idx;                               /* place in the ready heap */
+    int where;                                  /* ready heap, retry list or neither */
 };
 
 struct sched_hooks {

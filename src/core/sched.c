@@ -10,9 +10,10 @@
  * Data structures, chosen so 10,000 tasks on one-minute cycles stay cheap:
  * - tasks by name in an open-addressing hash (catalogue swaps match tasks by name);
  * - a min-heap of tasks by next due time, so a step touches only due tasks;
- * - the ready queue of waiting instances sorted by (scheduled time, task name); an instance
- *   blocked by its previous cycle is kept out of it and attached to that previous instance,
- *   which releases it when it succeeds, so starting never rescans blocked chains;
+ * - the ready queue, a binary heap of waiting instances by (scheduled time, task name): 10,000
+ *   instances of one minute go in at O(log n) each (a sorted list made that quadratic); an
+ *   instance blocked by its previous cycle is kept out of it and attached to that previous
+ *   instance, which releases it when it succeeds, so starting never rescans blocked chains;
  * - a list of instances in retry_wait.
  */
 #include <stdint.h>
@@ -46,7 +47,8 @@ struct sched {
     size_t hash_size;
     struct sched_task **heap;
     size_t heap_len;
-    struct sched_instance *q_head, *q_tail;     /* ready queue */
+    struct sched_instance **ready;      /* the ready queue: a heap by queue_before */
+    size_t ready_len, ready_cap;
     size_t unmarked;                    /* queued instances whose wait is not SLOT yet */
     struct sched_instance *r_head;      /* retry_wait list, unordered */
 };
@@ -214,24 +216,56 @@ queue_before(const struct sched_instance *a, const struct sched_instance *b)
     return strcmp(a->task, b->task) < 0;
 }
 
-/* Inserts in (cyctime, task) order, scanning from the tail: new instances are mostly newest. */
+static void
+ready_swap(struct sched *s, size_t a, size_t b)
+{
+    struct sched_instance *t = s->ready[a];
+
+    s->ready[a] = s->ready[b];
+    s->ready[b] = t;
+    s->ready[a]->q_idx = a;
+    s->ready[b]->q_idx = b;
+}
+
+static void
+ready_up(struct sched *s, size_t i)
+{
+    while (i > 0 && queue_before(s->ready[i], s->ready[(i - 1) / 2])) {
+        ready_swap(s, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void
+ready_down(struct sched *s, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->ready_len && queue_before(s->ready[l], s->ready[m]))
+            m = l;
+        if (r < s->ready_len && queue_before(s->ready[r], s->ready[m]))
+            m = r;
+        if (m == i)
+            return;
+        ready_swap(s, i, m);
+        i = m;
+    }
+}
+
 static void
 queue_insert(struct sched *s, struct sched_instance *inst)
 {
-    struct sched_instance *after = s->q_tail;
-
-    while (after && queue_before(inst, after))
-        after = after->q_prev;
-    inst->q_prev = after;
-    inst->q_next = after ? after->q_next : s->q_head;
-    if (inst->q_next)
-        inst->q_next->q_prev = inst;
-    else
-        s->q_tail = inst;
-    if (after)
-        after->q_next = inst;
-    else
-        s->q_head = inst;
+    if (s->ready_len == s->ready_cap) {
+        size_t cap = s->ready_cap ? s->ready_cap * 2 : 256;
+        struct sched_instance **nr = realloc(s->ready, cap * sizeof(*nr));
+        if (!nr)
+            abort();    /* out of memory with an instance in hand: nowhere to keep it */
+        s->ready = nr;
+        s->ready_cap = cap;
+    }
+    inst->q_idx = s->ready_len;
+    s->ready[s->ready_len++] = inst;
+    ready_up(s, inst->q_idx);
     inst->where = IN_QUEUE;
     if (inst->wait != SCHED_WAIT_SLOT)
         s->unmarked++;
@@ -241,14 +275,14 @@ static void
 list_unlink(struct sched *s, struct sched_instance *inst)
 {
     if (inst->where == IN_QUEUE) {
-        if (inst->q_prev)
-            inst->q_prev->q_next = inst->q_next;
-        else
-            s->q_head = inst->q_next;
-        if (inst->q_next)
-            inst->q_next->q_prev = inst->q_prev;
-        else
-            s->q_tail = inst->q_prev;
+        size_t i = inst->q_idx;
+        s->ready_len--;
+        if (i != s->ready_len) {
+            s->ready[i] = s->ready[s->ready_len];
+            s->ready[i]->q_idx = i;
+            ready_up(s, i);
+            ready_down(s, s->ready[i]->q_idx);
+        }
         if (inst->wait != SCHED_WAIT_SLOT)
             s->unmarked--;
     } else if (inst->where == IN_RETRY) {
@@ -386,8 +420,10 @@ start_ready(struct sched *s, time_t now)
 {
     struct sched_instance *inst;
     struct otsync_err err;
+    size_t i;
 
-    while (s->running < s->max_running && (inst = s->q_head)) {
+    while (s->running < s->max_running && s->ready_len) {
+        inst = s->ready[0];
         list_unlink(s, inst);
         otsync_err_clear(&err);
         inst->attempts++;
@@ -404,7 +440,8 @@ start_ready(struct sched *s, time_t now)
     }
     if (s->unmarked == 0)
         return;
-    for (inst = s->q_head; inst && s->unmarked; inst = inst->q_next) {
+    for (i = 0; i < s->ready_len && s->unmarked; i++) {
+        inst = s->ready[i];
         if (inst->wait == SCHED_WAIT_SLOT)
             continue;
         inst->wait = SCHED_WAIT_SLOT;
@@ -549,6 +586,7 @@ sched_free(struct sched *s)
     free(s->tasks);
     free(s->hash);
     free(s->heap);
+    free(s->ready);
     catalog_unref(s->cat);
     free(s);
 }
