@@ -182,11 +182,49 @@ wall_of(time_t t, long long *ret_key)
  * false when the wall time does not exist. guess, when not NULL, gets mktime's two raw
  * answers, which straddle a gap and bracket the search for its end.
  */
+/*
+ * The UTC offset last seen where no clock change was near. glibc's mktime costs tens of
+ * microseconds in zones whose rules come from the TZ footer (Asia/Shanghai: it reparses the
+ * rule on each of its many localtime calls), which made 10,000 tasks take seconds per minute.
+ * Guessing the instant from this offset and checking it with three localtime_r calls is
+ * exact whenever no clock change lies within three hours, and the slow path below handles
+ * every other case (and refreshes the offset).
+ */
+static long cached_gmtoff;
+static bool cached_valid;
+
+static bool
+resolve_fast(const struct slot *s, time_t *ret_t)
+{
+    struct tm tm;
+    time_t t;
+
+    if (!cached_valid)
+        return false;
+    t = (time_t)s->date.dn * 86400 + (time_t)s->min * 60 - cached_gmtoff;
+    if (!localtime_r(&t, &tm) || tm.tm_gmtoff != cached_gmtoff || tm.tm_sec != 0
+        || tm.tm_hour * 60 + tm.tm_min != s->min || tm.tm_mday != s->date.d
+        || tm.tm_mon != s->date.m - 1 || tm.tm_year != s->date.y - 1900)
+        return false;
+    /* no offset change nearby: the wall time exists exactly once */
+    t -= 3 * 3600;
+    if (!localtime_r(&t, &tm) || tm.tm_gmtoff != cached_gmtoff)
+        return false;
+    t += 6 * 3600;
+    if (!localtime_r(&t, &tm) || tm.tm_gmtoff != cached_gmtoff)
+        return false;
+    *ret_t = t - 3 * 3600;
+    return true;
+}
+
 static bool
 resolve(const struct slot *s, time_t *ret_t, time_t guess[2])
 {
     bool found = false;
     int isdst;
+
+    if (resolve_fast(s, ret_t))
+        return true;
 
     for (isdst = 1; isdst >= 0; isdst--) {
         struct tm tm = { 0 }, back;
@@ -210,6 +248,8 @@ resolve(const struct slot *s, time_t *ret_t, time_t guess[2])
         if (!found || t < *ret_t)
             *ret_t = t;
         found = true;
+        cached_gmtoff = back.tm_gmtoff;
+        cached_valid = true;
     }
     return found;
 }

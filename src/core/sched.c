@@ -639,10 +639,13 @@ sched_step(struct sched *s, time_t now)
         struct sched_task *t = s->heap[0];
         time_t c = t->due;
         if (!t->def->catchup) {
-            /* only the newest missed cycle runs */
-            time_t newest = cycle_prev(&t->def->cycle, now);
-            if (newest != (time_t)-1 && newest > c)
-                c = newest;
+            /* only the newest missed cycle runs; look back only when more than one is due */
+            time_t after = cycle_next(&t->def->cycle, c);
+            if (after != (time_t)-1 && after <= now) {
+                time_t newest = cycle_prev(&t->def->cycle, now);
+                if (newest != (time_t)-1 && newest > c)
+                    c = newest;
+            }
             create(s, t, c, now);
             t->position = c;
         } else {
