@@ -22,6 +22,9 @@ static const char *const task_keys[] = {"name", "schedule", "self_dependency", "
 static const char *const schedule_keys[] = {"cycle", "start", "end", "interval", "days",
                                             "cron", NULL};
 
+/* "task 'x': key", for messages about one key's value; w is the caller's buffer */
+#define W(key) (snprintf(w, sizeof(w), "%s: %s", who, (key)), w)
+
 struct loader {
     struct catalog *cat;
     struct diag *d;
@@ -120,6 +123,8 @@ parse_schedule(struct yfile *f, yaml_node_t *n, struct catalog_task *t, const ch
     long l;
     int i;
 
+    char w[400];
+
     if (n->type != YAML_MAPPING_NODE) {
         diag_error(f->d, ymark(f, n), "%s: schedule: expected a mapping", who);
         return;
@@ -129,7 +134,7 @@ parse_schedule(struct yfile *f, yaml_node_t *n, struct catalog_task *t, const ch
     c->end_min = 1439;
     c->interval = 1;
     if ((v = yget(f, n, "cron"))) {
-        const char *s = yscalar(f, v, "schedule.cron");
+        const char *s = yscalar(f, v, W("schedule.cron"));
         if (yget(f, n, "cycle"))
             diag_error(f->d, ymark(f, v), "%s: schedule: give either cron or cycle, not both",
                        who);
@@ -142,7 +147,7 @@ parse_schedule(struct yfile *f, yaml_node_t *n, struct catalog_task *t, const ch
         return;
     }
     {
-        const char *s = yscalar(f, v, "schedule.cycle");
+        const char *s = yscalar(f, v, W("schedule.cycle"));
         if (!s)
             return;
         for (i = 0; kinds[i] && strcmp(kinds[i], s); i++)
@@ -155,20 +160,20 @@ parse_schedule(struct yfile *f, yaml_node_t *n, struct catalog_task *t, const ch
         c->kind = (enum cycle_kind)i;
     }
     if ((v = yget(f, n, "start")))
-        yget_hhmm(f, v, "schedule.start", &c->start_min);
+        yget_hhmm(f, v, W("schedule.start"), &c->start_min);
     if ((v = yget(f, n, "end"))) {
         if (c->kind != CYCLE_MINUTE && c->kind != CYCLE_HOUR)
             diag_error(f->d, ymark(f, v), "%s: schedule.end applies to minute and hour cycles",
                        who);
         else
-            yget_hhmm(f, v, "schedule.end", &c->end_min);
+            yget_hhmm(f, v, W("schedule.end"), &c->end_min);
     }
     if ((v = yget(f, n, "interval"))) {
         if (c->kind != CYCLE_MINUTE && c->kind != CYCLE_HOUR)
             diag_error(f->d, ymark(f, v),
                        "%s: schedule.interval applies to minute and hour cycles", who);
-        else if (yget_int(f, v, "schedule.interval", 1, c->kind == CYCLE_MINUTE ? 1440 : 24,
-                          &l) == 0)
+        else if (yget_int(f, v, W("schedule.interval"), 1,
+                          c->kind == CYCLE_MINUTE ? 1440 : 24, &l) == 0)
             c->interval = (int)l;
     } else if (c->kind == CYCLE_MINUTE) {
         diag_error(f->d, ymark(f, n), "%s: schedule: a minute cycle needs an interval", who);
@@ -346,7 +351,7 @@ parse_task(struct loader *L, struct yfile *f, yaml_node_t *n)
 {
     struct catalog *cat = L->cat;
     struct catalog_task t, *nt;
-    char who[300];
+    char who[300], w[400];
     yaml_node_t *v;
     long l;
     bool catchup_set = false;
@@ -384,18 +389,18 @@ parse_task(struct loader *L, struct yfile *f, yaml_node_t *n)
     else
         diag_error(f->d, ymark(f, n), "%s: missing 'schedule'", who);
     if ((v = yget(f, n, "self_dependency")))
-        yget_bool(f, v, "self_dependency", &t.self_dependency);
-    if ((v = yget(f, n, "retries")) && yget_int(f, v, "retries", 0, 100, &l) == 0)
+        yget_bool(f, v, W("self_dependency"), &t.self_dependency);
+    if ((v = yget(f, n, "retries")) && yget_int(f, v, W("retries"), 0, 100, &l) == 0)
         t.retries = (int)l;
     if ((v = yget(f, n, "retry_interval"))
-        && yget_duration(f, v, "retry_interval", 0, 7 * 86400, &l) == 0)
+        && yget_duration(f, v, W("retry_interval"), 0, 7 * 86400, &l) == 0)
         t.retry_interval_s = (int)l;
-    if ((v = yget(f, n, "catchup")) && yget_bool(f, v, "catchup", &t.catchup) == 0)
+    if ((v = yget(f, n, "catchup")) && yget_bool(f, v, W("catchup"), &t.catchup) == 0)
         catchup_set = true;
     if (!catchup_set)
         t.catchup = t.self_dependency;
     if ((v = yget(f, n, "paused")))
-        yget_bool(f, v, "paused", &t.paused);
+        yget_bool(f, v, W("paused"), &t.paused);
     if ((v = yget(f, n, "params")))
         parse_params(f, v, &t, who);
     if ((v = yget(f, n, "job")))

@@ -64,10 +64,12 @@ daemon_config_load(const char *path, struct diag *d, struct daemon_config *ret_c
     long l;
 
     memset(&c, 0, sizeof(c));
-    if (path[0] != '/' && getcwd(cwd, sizeof(cwd)))
-        snprintf(abs_path, sizeof(abs_path), "%s/%s", cwd, path);
-    else
-        snprintf(abs_path, sizeof(abs_path), "%s", path);
+    if ((path[0] != '/' && getcwd(cwd, sizeof(cwd))
+         ? snprintf(abs_path, sizeof(abs_path), "%s/%s", cwd, path)
+         : snprintf(abs_path, sizeof(abs_path), "%s", path)) >= (int)sizeof(abs_path)) {
+        diag_error(d, (struct otsync_mark){path, 0, 0}, "path too long");
+        return -OTSYNC_ECONFIG;
+    }
     snprintf(dirbuf, sizeof(dirbuf), "%s", abs_path);
     dir = dirname(dirbuf);
     c.path = strdup(abs_path);
