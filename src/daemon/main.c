@@ -445,17 +445,15 @@ main(int argc, char **argv)
     dclock_real(&d.clock);
     if (clock_spec && dclock_parse(clock_spec, &d.clock, &err) < 0) {
         fprintf(stderr, "otsyncd: %s\n", err.msg);
-        return 2;
-    }
-    if (mkdir_p(d.conf.state_dir, 0750) < 0) {
-        fprintf(stderr, "otsyncd: %s: cannot create state directory: %s\n", d.conf.state_dir,
-                strerror(errno));
-        return 1;
+        rc = 2;
+        goto early_exit;
     }
     snprintf(log_dir, sizeof(log_dir), "%s/logs", d.conf.state_dir);
-    if (mkdir_p(log_dir, 0750) < 0) {
-        fprintf(stderr, "otsyncd: %s: %s\n", log_dir, strerror(errno));
-        return 1;
+    if (mkdir_p(d.conf.state_dir, 0750) < 0 || mkdir_p(log_dir, 0750) < 0) {
+        fprintf(stderr, "otsyncd: %s: cannot create the state directory: %s\n", log_dir,
+                strerror(errno));
+        rc = 1;
+        goto early_exit;
     }
     if (!foreground) {
         char path[PATH_MAX + 16];
@@ -528,4 +526,8 @@ main(int argc, char **argv)
     log_notice("stopped");
     log_flush();
     return 0;
+early_exit:
+    catalog_unref(d.cat);
+    daemon_config_fini(&d.conf);
+    return rc;
 }
