@@ -59,15 +59,20 @@ now_s(const struct daemon *d)
     return (time_t)floor(dclock_now(&d->clock));
 }
 
-/* " [clock 2018-10-16T00:05:00]" on a simulated clock, so logs read in simulated time. */
+/* " [clock 2018-10-16T00:05:00]" on a simulated clock, so logs read in simulated time. `at`
+ * is the time the scheduler acted on (0: now); stamping with it rather than a fresh reading
+ * keeps "failed at T, retry at T+interval" consistent even when a second ticks over between
+ * the decision and the log line. */
 static const char *
-clock_note(const struct daemon *d, char buf[static 48])
+clock_note(const struct daemon *d, time_t at, char buf[static 48])
 {
     char t[32];
 
+    buf[0] = '\0';
     if (!d->clock.simulated)
-        return "";
-    snprintf(buf, 48, " [clock %s]", dclock_format(dclock_now(&d->clock), t));
+        return buf;
+    snprintf(buf, 48, " [clock %s]",
+             dclock_format(at ? (double)at : dclock_now(&d->clock), t));
     return buf;
 }
 
@@ -119,7 +124,10 @@ hook_changed(void *arg, const struct sched_instance *inst, enum sched_event ev)
     char note[48], when[32], params[1024];
     size_t i, n = 0;
 
-    clock_note(d, note);
+    clock_note(d, ev != SCHED_EV_STATE ? 0
+                  : inst->state == SCHED_RUNNING ? inst->started_at
+                  : inst->state == SCHED_RETRY_WAIT || inst->state == SCHED_SUCCESS
+                        || inst->state == SCHED_FAILED ? inst->ended_at : 0, note);
     switch (ev) {
     case SCHED_EV_CREATED: {
         double late_ms = (dclock_now(&d->clock) - (double)inst->cyctime) / d->clock.speed * 1000.0;
@@ -498,7 +506,7 @@ main(int argc, char **argv)
         char note[48];
         log_notice("otsyncd %s started: %zu task%s, max_running %d, runner %s, state %s%s",
                    OTSYNC_VERSION, d.cat->task_count, d.cat->task_count == 1 ? "" : "s",
-                   d.conf.max_running, d.conf.runner, d.conf.state_dir, clock_note(&d, note));
+                   d.conf.max_running, d.conf.runner, d.conf.state_dir, clock_note(&d, 0, note));
     }
     sched_set_catalog(d.sched, d.cat, now_s(&d));
     rearm(&d, sched_step(d.sched, now_s(&d)));

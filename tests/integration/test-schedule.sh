@@ -101,8 +101,9 @@ started=$(grep -o 'instance window@[0-9]*: attempt 1 started' "$WORK/daemon.log"
 check_eq "window: instances started in scheduled order" "$(echo $expected)" "$(echo $started)"
 
 # --- the flaky task: attempt 1 at 00:10, each retry retry_interval (60 s) after the failure
-# it follows; simulated times are checked to within 5 simulated seconds, since at x120 a
-# slow (sanitizer) build spends a few simulated seconds per attempt
+# it follows. The daemon stamps each line with the simulated time it acted on; at x120 one
+# simulated second is 8 ms of real time, so a loaded machine starts a timer a few simulated
+# seconds late: starts are checked to within 15 simulated seconds of when they were due.
 secs() { TZ=Asia/Shanghai date -d "$(echo "$1" | tr T ' ')" +%s; }
 starts=$(grep 'instance flaky@20181016001000: attempt [0-9] started' "$WORK/daemon.log" \
     | sed 's/.*\[clock \([0-9T:-]*\)\].*/\1/')
@@ -114,9 +115,9 @@ s1=$(secs "$1"); s2=$(secs "$2"); s3=$(secs "$3")
 set -- $fails
 f1=$(secs "$1"); f2=$(secs "$2")
 t0=$(secs 2018-10-16T00:10:00)
-check "flaky: attempt 1 at 00:10 (+$((s1 - t0)) s)" test $((s1 - t0)) -ge 0 -a $((s1 - t0)) -le 5
-check "flaky: attempt 2 60 s after failure 1 (+$((s2 - f1)) s)" test $((s2 - f1)) -ge 60 -a $((s2 - f1)) -le 65
-check "flaky: attempt 3 60 s after failure 2 (+$((s3 - f2)) s)" test $((s3 - f2)) -ge 60 -a $((s3 - f2)) -le 65
+check "flaky: attempt 1 at 00:10 (+$((s1 - t0)) s)" test $((s1 - t0)) -ge 0 -a $((s1 - t0)) -le 15
+check "flaky: attempt 2 60 s after failure 1 (+$((s2 - f1)) s)" test $((s2 - f1)) -ge 60 -a $((s2 - f1)) -le 75
+check "flaky: attempt 3 60 s after failure 2 (+$((s3 - f2)) s)" test $((s3 - f2)) -ge 60 -a $((s3 - f2)) -le 75
 check "flaky: success after exactly 2 retries" \
     grep -q 'instance flaky@20181016001000: success after 3 attempts' "$WORK/daemon.log"
 n=$(grep -c 'instance flaky@20181016001000: attempt [0-9] failed' "$WORK/daemon.log")
@@ -133,4 +134,8 @@ check "chain: 00:20 waits for 00:15" grep -q \
 n=$(grep -c 'instance chain@2018101600[2-5][0-9]00: attempt 1 started\|instance chain@20181016010000: attempt 1 started' "$WORK/daemon.log")
 check_eq "chain: no successor of the failed instance ran" 0 "$n"
 check "chain: no log file for blocked instances" test ! -e "$L/chain/20181016002000.log"
+if [ "$T_FAIL" -ne 0 ]; then
+    echo "--- the daemon's log, for the failures above:"
+    grep -v ': created ' "$WORK/daemon.log" | head -n 120
+fi
 finish
