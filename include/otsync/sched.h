@@ -46,6 +46,7 @@ enum sched_wait {
     SCHED_WAIT_NONE,
     SCHED_WAIT_PREVIOUS,    /* self-dependency: .blocked_by names the previous instance */
     SCHED_WAIT_SLOT,        /* max_running reached */
+    SCHED_WAIT_TIME,        /* created ahead of its scheduled time (sched_set_lead) */
 };
 
 enum sched_outcome {
@@ -59,6 +60,7 @@ enum sched_event {
     SCHED_EV_CREATED,
     SCHED_EV_STATE,     /* state, wait or blocked_by changed */
     SCHED_EV_FREED,     /* about to be freed; do not keep the pointer */
+    SCHED_EV_DUE,       /* created ahead (sched_set_lead), its time has come: runnable now */
 };
 
 struct sched_instance {
@@ -130,6 +132,15 @@ int sched_restore_position(struct sched *s, const char *task, time_t last_cyctim
  * is due (a cycle or a retry), or (time_t)-1 when nothing is.
  */
 time_t sched_step(struct sched *s, time_t now);
+
+/*
+ * Creates instances up to `seconds` before their scheduled time (default 0). They wait for
+ * their time (SCHED_WAIT_TIME) and become runnable at it, so a minute boundary at which
+ * thousands of tasks fire finds their instances already made and queued, instead of making
+ * them one by one while the first ones' time has passed. Like the vendor's scheduler, which
+ * creates a day's instances ahead; a lead of seconds keeps memory bounded.
+ */
+void sched_set_lead(struct sched *s, time_t seconds);
 
 /*
  * Reports the end of inst's running attempt. Decides its next state, then starts what became

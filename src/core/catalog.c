@@ -36,7 +36,62 @@ struct loader {
     struct diag *d;
     size_t errors_before;
     bool incomplete;        /* a task lacks a part without an error in d (out of memory) */
+    size_t tasks_cap;
+    size_t *names;          /* task index + 1 by name hash (open addressing): the duplicate
+                             * check stays linear for catalogues of 10,000 tasks */
+    size_t names_size;
 };
+
+static size_t
+name_hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h;
+}
+
+/* The index of the task called `name` so far, or (size_t)-1. */
+static size_t
+names_find(const struct loader *L, const char *name)
+{
+    size_t i;
+
+    if (!L->names_size)
+        return (size_t)-1;
+    for (i = name_hash(name) & (L->names_size - 1); L->names[i];
+         i = (i + 1) & (L->names_size - 1))
+        if (strcmp(L->cat->tasks[L->names[i] - 1].name, name) == 0)
+            return L->names[i] - 1;
+    return (size_t)-1;
+}
+
+/* Indexes the last task added; on out of memory the index is only slower, never wrong. */
+static void
+names_add(struct loader *L)
+{
+    size_t i, n = L->cat->task_count;
+
+    if (n * 2 > L->names_size) {
+        size_t size = L->names_size ? L->names_size * 2 : 256, k;
+        size_t *nn = calloc(size, sizeof(*nn));
+        if (!nn)
+            return;
+        free(L->names);
+        L->names = nn;
+        L->names_size = size;
+        for (k = 0; k + 1 < n; k++) {
+            for (i = name_hash(L->cat->tasks[k].name) & (size - 1); nn[i]; i = (i + 1) & (size - 1))
+                ;
+            nn[i] = k + 1;
+        }
+    }
+    for (i = name_hash(L->cat->tasks[n - 1].name) & (L->names_size - 1); L->names[i];
+         i = (i + 1) & (L->names_size - 1))
+        ;
+    L->names[i] = n;
+}
 
 /* "task 'x': KEY", the prefix of a message about one key's value; returns buf. */
 static const char *
@@ -528,12 +583,10 @@ parse_name(struct loader *L, struct yfile *f, yaml_node_t *n, struct catalog_tas
                    "or ..)", who, TASK_NAME_MAX);
         return;
     }
-    for (i = 0; i < cat->task_count; i++) {
-        if (strcmp(cat->tasks[i].name, s) == 0) {
-            diag_error(f->d, ymark(f, n), "%s: name already used at %s:%u:%u", who,
-                       cat->tasks[i].mark.file, cat->tasks[i].mark.line, cat->tasks[i].mark.col);
-            return;
-        }
+    if ((i = names_find(L, s)) != (size_t)-1) {
+        diag_error(f->d, ymark(f, n), "%s: name already used at %s:%u:%u", who,
+                   cat->tasks[i].mark.file, cat->tasks[i].mark.line, cat->tasks[i].mark.col);
+        return;
     }
     if (!(t->name = strdup(s))) {
         ynomem(f, n);
@@ -605,13 +658,18 @@ parse_task(struct loader *L, struct yfile *f, yaml_node_t *n)
         diag_error(f->d, ymark(f, n), "%s: missing 'job'", who);
     if (!t.name)
         goto drop;
-    if (!(nt = realloc(cat->tasks, (cat->task_count + 1) * sizeof(*nt)))) {
-        ynomem(f, n);
-        L->incomplete = true;
-        goto drop;
+    if (cat->task_count == L->tasks_cap) {
+        size_t cap = L->tasks_cap ? L->tasks_cap * 2 : 16;
+        if (!(nt = realloc(cat->tasks, cap * sizeof(*nt)))) {
+            ynomem(f, n);
+            L->incomplete = true;
+            goto drop;
+        }
+        cat->tasks = nt;
+        L->tasks_cap = cap;
     }
-    cat->tasks = nt;
     cat->tasks[cat->task_count++] = t;
+    names_add(L);
     return;
 drop:
     task_fini(&t);
@@ -699,6 +757,8 @@ static int
 loader_finish(struct loader *L, struct catalog **ret_cat)
 {
     *ret_cat = NULL;
+    free(L->names);
+    L->names = NULL;
     if (L->d->errors > L->errors_before || L->incomplete) {
         catalog_free(L->cat);
         return -OTSYNC_ECONFIG;

@@ -49,7 +49,10 @@ struct sched {
     size_t heap_len;
     struct sched_instance **ready;      /* the ready queue: a heap by queue_before */
     size_t ready_len, ready_cap;
-    size_t unmarked;                    /* queued instances whose wait is not SLOT yet */
+    size_t unmarked;                    /* queued instances whose wait is NONE */
+    time_t lead;                        /* see sched_set_lead */
+    time_t now;                         /* of the latest step or finish */
+    time_t early_min;                   /* earliest queued WAIT_TIME instance; 0 = none */
     struct sched_instance *r_head;      /* retry_wait list, unordered */
 };
 
@@ -267,8 +270,10 @@ queue_insert(struct sched *s, struct sched_instance *inst)
     s->ready[s->ready_len++] = inst;
     ready_up(s, inst->q_idx);
     inst->where = IN_QUEUE;
-    if (inst->wait != SCHED_WAIT_SLOT)
+    if (inst->wait == SCHED_WAIT_NONE)
         s->unmarked++;
+    else if (inst->wait == SCHED_WAIT_TIME && (!s->early_min || inst->cyctime < s->early_min))
+        s->early_min = inst->cyctime;
 }
 
 static void
@@ -283,7 +288,7 @@ list_unlink(struct sched *s, struct sched_instance *inst)
             ready_up(s, i);
             ready_down(s, s->ready[i]->q_idx);
         }
-        if (inst->wait != SCHED_WAIT_SLOT)
+        if (inst->wait == SCHED_WAIT_NONE)
             s->unmarked--;
     } else if (inst->where == IN_RETRY) {
         if (inst->q_prev)
@@ -316,7 +321,8 @@ make_ready(struct sched *s, struct sched_instance *inst)
                    || inst->blocked_by;
 
     inst->state = SCHED_WAITING;
-    inst->wait = SCHED_WAIT_NONE;
+    /* a successor released ahead of its own time waits for it */
+    inst->wait = inst->cyctime > s->now ? SCHED_WAIT_TIME : SCHED_WAIT_NONE;
     free(inst->blocked_by);
     inst->blocked_by = NULL;
     queue_insert(s, inst);
@@ -422,7 +428,8 @@ start_ready(struct sched *s, time_t now)
     struct otsync_err err;
     size_t i;
 
-    while (s->running < s->max_running && s->ready_len) {
+    /* the queue is ordered by scheduled time: once its head is early, everything is */
+    while (s->running < s->max_running && s->ready_len && s->ready[0]->cyctime <= now) {
         inst = s->ready[0];
         list_unlink(s, inst);
         otsync_err_clear(&err);
@@ -442,7 +449,7 @@ start_ready(struct sched *s, time_t now)
         return;
     for (i = 0; i < s->ready_len && s->unmarked; i++) {
         inst = s->ready[i];
-        if (inst->wait == SCHED_WAIT_SLOT)
+        if (inst->wait != SCHED_WAIT_NONE)
             continue;
         inst->wait = SCHED_WAIT_SLOT;
         s->unmarked--;
@@ -530,9 +537,10 @@ create(struct sched *s, struct sched_task *t, time_t cyctime, time_t now)
         inst->blocked_by = strdup(prev->id);
         emit(s, inst, SCHED_EV_CREATED);
     } else {
-        if (s->running >= s->max_running) {
+        if (cyctime > now)
+            inst->wait = SCHED_WAIT_TIME;
+        else if (s->running >= s->max_running)
             inst->wait = SCHED_WAIT_SLOT;
-        }
         queue_insert(s, inst);
         emit(s, inst, SCHED_EV_CREATED);
     }
@@ -543,13 +551,39 @@ create(struct sched *s, struct sched_task *t, time_t cyctime, time_t now)
 static time_t
 next_due(const struct sched *s)
 {
-    time_t next = s->heap_len ? s->heap[0]->due : (time_t)-1;
+    time_t next = s->heap_len ? s->heap[0]->due - s->lead : (time_t)-1;
     const struct sched_instance *inst;
 
+    if (s->early_min && (next == (time_t)-1 || s->early_min < next))
+        next = s->early_min;
     for (inst = s->r_head; inst; inst = inst->q_next)
         if (next == (time_t)-1 || inst->next_try_at < next)
             next = inst->next_try_at;
     return next;
+}
+
+/* Instances created ahead whose time has come: runnable now. One pass over the queue, made
+ * only when the earliest of them is due, so at most once per distinct scheduled time. */
+static void
+release_due(struct sched *s, time_t now)
+{
+    time_t min = 0;
+    size_t i;
+
+    for (i = 0; i < s->ready_len; i++) {
+        struct sched_instance *inst = s->ready[i];
+        if (inst->wait != SCHED_WAIT_TIME)
+            continue;
+        if (inst->cyctime > now) {
+            if (!min || inst->cyctime < min)
+                min = inst->cyctime;
+            continue;
+        }
+        inst->wait = SCHED_WAIT_NONE;
+        s->unmarked++;
+        emit(s, inst, SCHED_EV_DUE);
+    }
+    s->early_min = min;
 }
 
 /* ---- public ---- */
@@ -597,6 +631,8 @@ sched_set_catalog(struct sched *s, struct catalog *cat, time_t now)
     struct catalog *old = s->cat;
     size_t i;
 
+    if (now > s->now)
+        s->now = now;
     s->cat = catalog_ref(cat);
     for (i = 0; i < s->task_count; i++)
         s->tasks[i]->removed = true;
@@ -635,10 +671,12 @@ sched_step(struct sched *s, time_t now)
 {
     struct sched_instance *inst, *next;
 
-    while (s->heap_len && s->heap[0]->due <= now) {
+    if (now > s->now)
+        s->now = now;
+    while (s->heap_len && s->heap[0]->due <= now + s->lead) {
         struct sched_task *t = s->heap[0];
         time_t c = t->due;
-        if (!t->def->catchup) {
+        if (!t->def->catchup && c <= now) {
             /* only the newest missed cycle runs; look back only when more than one is due */
             time_t after = cycle_next(&t->def->cycle, c);
             if (after != (time_t)-1 && after <= now) {
@@ -648,8 +686,11 @@ sched_step(struct sched *s, time_t now)
             }
             create(s, t, c, now);
             t->position = c;
+        } else if (!t->def->catchup) {
+            create(s, t, c, now);   /* ahead of time, by the lead */
+            t->position = c;
         } else {
-            while (c != (time_t)-1 && c <= now) {
+            while (c != (time_t)-1 && c <= now + s->lead) {
                 create(s, t, c, now);
                 t->position = c;
                 c = cycle_next(&t->def->cycle, c);
@@ -657,6 +698,8 @@ sched_step(struct sched *s, time_t now)
         }
         task_reschedule(s, t);
     }
+    if (s->early_min && s->early_min <= now)
+        release_due(s, now);
     for (inst = s->r_head; inst; inst = next) {
         next = inst->q_next;
         if (inst->next_try_at <= now) {
@@ -672,6 +715,8 @@ time_t
 sched_finished(struct sched *s, struct sched_instance *inst, enum sched_outcome outcome,
                const char *reason, time_t now)
 {
+    if (now > s->now)
+        s->now = now;
     if (inst->state != SCHED_RUNNING)
         return next_due(s);
     s->running--;
@@ -686,6 +731,12 @@ sched_finished(struct sched *s, struct sched_instance *inst, enum sched_outcome 
     reap(s, inst->owner);
     start_ready(s, now);
     return next_due(s);
+}
+
+void
+sched_set_lead(struct sched *s, time_t seconds)
+{
+    s->lead = seconds > 0 ? seconds : 0;
 }
 
 void
@@ -744,7 +795,7 @@ sched_state_name(enum sched_state st)
 const char *
 sched_wait_name(enum sched_wait w)
 {
-    static const char *const names[] = {"", "previous cycle", "run slot"};
+    static const char *const names[] = {"", "previous cycle", "run slot", "its time"};
 
     return (unsigned)w < sizeof(names) / sizeof(names[0]) ? names[w] : "";
 }

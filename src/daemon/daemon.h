@@ -44,7 +44,7 @@ typedef void (*runner_done_cb)(void *arg, struct sched_instance *inst, enum sche
  * log file per instance. */
 struct runner *runner_new(uv_loop_t *loop, const char *path, const char *log_dir,
                           runner_done_cb done, void *arg);
-void runner_free(struct runner *r);    /* only once no child runs; NULL does nothing */
+void runner_free(struct runner *r);    /* after the loop closed its handles; NULL does nothing */
 
 /* Spawns an attempt of inst: renders its job and feeds it on the child's stdin. Sets
  * inst->data. Returns 0 or a negative code with err filled. */

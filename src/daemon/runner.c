@@ -9,11 +9,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <jansson.h>
 #include "otsync/log.h"
@@ -30,6 +33,8 @@ struct runner {
     void *arg;
     int running;
     struct child *children;
+    uv_signal_t sigchld;        /* reaps children: we spawn them ourselves, see runner_start */
+    bool sigchld_on;
 };
 
 struct linebuf {
@@ -41,7 +46,7 @@ struct linebuf {
 struct child {
     struct runner *r;
     struct sched_instance *inst;
-    uv_process_t proc;
+    pid_t pid;
     uv_pipe_t in, out, err;
     uv_write_t wreq;
     char *job;                  /* rendered job text, alive until the write completes */
@@ -51,11 +56,12 @@ struct child {
     int64_t exit_status;
     int term_signal;
     int events;                 /* exit, stdout EOF, stderr EOF still to come */
-    int closes;                 /* handle closes still to come (proc, in, out, err) */
+    int closes;                 /* handle closes still to come (in, out, err) */
     bool exited;
-    bool spawn_failed;          /* nothing ran: free once the handles are closed */
     struct child *next;
 };
+
+static void on_sigchld(uv_signal_t *h, int sig);
 
 struct runner *
 runner_new(uv_loop_t *loop, const char *path, const char *log_dir, runner_done_cb done, void *arg)
@@ -73,6 +79,10 @@ runner_new(uv_loop_t *loop, const char *path, const char *log_dir, runner_done_c
         runner_free(r);
         return NULL;
     }
+    if (uv_signal_init(loop, &r->sigchld) == 0) {
+        r->sigchld.data = r;
+        r->sigchld_on = true;
+    }
     return r;
 }
 
@@ -83,6 +93,7 @@ runner_free(struct runner *r)
         return;
     free(r->path);
     free(r->log_dir);
+    /* the SIGCHLD handle was closed with every other handle when the loop shut down */
     free(r);
 }
 
@@ -99,7 +110,7 @@ runner_signal_all(struct runner *r, int sig)
     int n = 0;
 
     for (c = r->children; c; c = c->next)
-        if (!c->exited && uv_process_kill(&c->proc, sig) == 0)
+        if (!c->exited && kill(c->pid, sig) == 0)
             n++;
     return n;
 }
@@ -274,16 +285,26 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+/* SIGCHLD: signals coalesce, so every child is asked. A child's pid stays ours until this
+ * waitpid reaps it, which is why kill(c->pid) elsewhere cannot hit a stranger. */
 static void
-on_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
+on_sigchld(uv_signal_t *h, int sig)
 {
-    struct child *c = p->data;
+    struct runner *r = h->data;
+    struct child *c, *next;
+    int st;
 
-    c->exited = true;
-    c->exit_status = exit_status;
-    c->term_signal = term_signal;
-    c->events--;
-    child_maybe_done(c);
+    (void)sig;
+    for (c = r->children; c; c = next) {
+        next = c->next;     /* child_maybe_done may unlink c */
+        if (c->exited || waitpid(c->pid, &st, WNOHANG) != c->pid)
+            continue;
+        c->exited = true;
+        c->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+        c->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+        c->events--;
+        child_maybe_done(c);
+    }
 }
 
 static void
@@ -348,17 +369,12 @@ child_maybe_done(struct child *c)
     if (c->events == 0) {
         /* exit seen and both pipes drained: the stats line is complete; close the rest */
         c->events = -1;
-        uv_close((uv_handle_t *)&c->proc, on_close);
         uv_close((uv_handle_t *)&c->out, on_close);
         uv_close((uv_handle_t *)&c->err, on_close);
         return;
     }
     if (c->closes > 0 || c->events > 0)
         return;
-    if (c->spawn_failed) {
-        free(c);
-        return;
-    }
     outcome = judge(c, reason, sizeof(reason));
     if (c->log_fd >= 0) {
         char tail[1200];
@@ -399,20 +415,85 @@ open_log(struct runner *r, const struct sched_instance *inst, struct otsync_err 
     return fd;
 }
 
+/*
+ * Spawns the runner with posix_spawn, not uv_spawn: libuv 1.44 forks, and forking a daemon
+ * that holds a catalogue of 10,000 tasks copies its page tables for every child — at one
+ * child per task per minute that was most of the daemon's CPU and delayed the timers.
+ * glibc's posix_spawn uses a vfork-style clone whose cost does not grow with our size, and
+ * reports an exec failure (a missing runner) as its return value.
+ */
+static int
+spawn_runner(struct runner *r, char **env, int fds[3], pid_t *pid, struct otsync_err *err)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, dflt;
+    int p_in[2] = {-1, -1}, p_out[2] = {-1, -1}, p_err[2] = {-1, -1};
+    char *args[3];
+    int rc;
+
+    if (pipe2(p_in, O_CLOEXEC) < 0 || pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
+        rc = otsync_err_errno(err, errno, "spawn %s: pipe", r->path);
+        goto out;
+    }
+    posix_spawn_file_actions_init(&fa);
+    /* dup2 onto 0/1/2 clears close-on-exec there; the pipes' own fds are never 0-2 because
+     * the daemon keeps its standard streams open (on /dev/null when detached) */
+    posix_spawn_file_actions_adddup2(&fa, p_in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, p_out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, p_err[1], 2);
+    posix_spawnattr_init(&at);
+    sigemptyset(&none);
+    sigfillset(&dflt);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &dflt);
+    /* its own process group: a Ctrl-C meant for a foreground daemon must not reach the
+     * children directly, or the shutdown grace period would mean nothing */
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+                                      | POSIX_SPAWN_SETPGROUP);
+    args[0] = r->path;
+    args[1] = "-";
+    args[2] = NULL;
+    rc = posix_spawn(pid, r->path, &fa, &at, args, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) {
+        rc = otsync_err_set(err, OTSYNC_ESYS, "spawn %s: %s", r->path, strerror(rc));
+        goto out;
+    }
+    fds[0] = p_in[1];
+    fds[1] = p_out[0];
+    fds[2] = p_err[0];
+    p_in[1] = p_out[0] = p_err[0] = -1;
+    rc = 0;
+out:
+    for (int i = 0; i < 2; i++) {
+        if (p_in[i] >= 0)
+            close(p_in[i]);
+        if (p_out[i] >= 0)
+            close(p_out[i]);
+        if (p_err[i] >= 0)
+            close(p_err[i]);
+    }
+    return rc;
+}
+
 int
 runner_start(struct runner *r, struct sched_instance *inst, struct otsync_err *err)
 {
-    uv_process_options_t opt;
-    uv_stdio_container_t stdio[3];
-    char *args[3], ts[15];
+    char ts[15];
     char env_inst[512], env_attempt[64], env_cyc[64];
     char **env = NULL;
     extern char **environ;
     size_t n_env = 0, i, k;
     struct child *c;
     uv_buf_t wb;
-    int rc;
+    int fds[3] = {-1, -1, -1}, rc;
 
+    if (r->sigchld_on && !uv_is_active((uv_handle_t *)&r->sigchld)
+        && (rc = uv_signal_start(&r->sigchld, on_sigchld, SIGCHLD)) < 0)
+        return otsync_err_set(err, OTSYNC_ESYS, "SIGCHLD handler: %s", uv_strerror(rc));
     if (!(c = calloc(1, sizeof(*c))))
         return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
     c->r = r;
@@ -449,52 +530,27 @@ runner_start(struct runner *r, struct sched_instance *inst, struct otsync_err *e
     env[k++] = env_cyc;
     env[k] = NULL;
 
+    rc = spawn_runner(r, env, fds, &c->pid, err);
+    free(env);
+    env = NULL;
+    if (rc < 0)
+        goto fail;
     uv_pipe_init(r->loop, &c->in, 0);
     uv_pipe_init(r->loop, &c->out, 0);
     uv_pipe_init(r->loop, &c->err, 0);
-    c->in.data = c->out.data = c->err.data = c->proc.data = c;
-    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-    stdio[0].data.stream = (uv_stream_t *)&c->in;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&c->out;
-    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[2].data.stream = (uv_stream_t *)&c->err;
-    args[0] = r->path;
-    args[1] = "-";
-    args[2] = NULL;
-    memset(&opt, 0, sizeof(opt));
-    opt.file = r->path;
-    opt.args = args;
-    opt.env = env;
-    opt.exit_cb = on_exit_cb;
-    opt.stdio = stdio;
-    opt.stdio_count = 3;
-    rc = uv_spawn(r->loop, &c->proc, &opt);
-    free(env);
-    env = NULL;
-    if (rc < 0) {
-        otsync_err_set(err, OTSYNC_ESYS, "spawn %s: %s", r->path, uv_strerror(rc));
-        /* libuv wants even a failed process handle closed; c is freed in the last on_close */
-        c->spawn_failed = true;
-        c->events = -1;
-        c->closes = 4;
-        close(c->log_fd);
-        free(c->job);
-        c->job = NULL;
-        uv_close((uv_handle_t *)&c->in, on_close);
-        uv_close((uv_handle_t *)&c->out, on_close);
-        uv_close((uv_handle_t *)&c->err, on_close);
-        uv_close((uv_handle_t *)&c->proc, on_close);
-        return -OTSYNC_ESYS;
-    }
+    c->in.data = c->out.data = c->err.data = c;
+    /* uv_pipe_open makes the fds non-blocking; it fails only on a bad fd */
+    (void)uv_pipe_open(&c->in, fds[0]);
+    (void)uv_pipe_open(&c->out, fds[1]);
+    (void)uv_pipe_open(&c->err, fds[2]);
     {
         char head[256];
         snprintf(head, sizeof(head), "--- attempt %d started, pid %d", inst->attempts,
-                 c->proc.pid);
+                 (int)c->pid);
         log_line(c, "", head, strlen(head));
     }
     c->events = 3;
-    c->closes = 4;
+    c->closes = 3;
     uv_read_start((uv_stream_t *)&c->out, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&c->err, on_alloc, on_read);
     wb = uv_buf_init(c->job, (unsigned)strlen(c->job));

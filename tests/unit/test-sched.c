@@ -329,6 +329,50 @@ test_self_dependency_blocks(void **state)
     teardown_sched();
 }
 
+/* With a lead, instances exist before their time, wait for it, and start at it, in order;
+ * a successor released early by its predecessor's success still waits for its own time. */
+static void
+test_lead_creates_ahead(void **state)
+{
+    time_t t0 = T("20181016000000"), next;
+    struct sched_instance *c1, *f1;
+
+    (void)state;
+    setup_sched(chain_yaml, 10, t0);
+    sched_set_lead(S, 5);
+    next = sched_step(S, t0);
+    assert_int_equal(next, t0 + 295);           /* woken the lead before the first cycle */
+    next = sched_step(S, t0 + 295);
+    assert_int_equal(R.created, 2);
+    assert_int_equal(R.starts, 0);
+    c1 = sched_find(S, "c@20181016000500");
+    f1 = sched_find(S, "free@20181016000500");
+    assert_non_null(c1);
+    assert_int_equal(c1->state, SCHED_WAITING);
+    assert_int_equal(c1->wait, SCHED_WAIT_TIME);
+    assert_string_equal(sched_wait_name(f1->wait), "its time");
+    assert_int_equal(next, t0 + 300);           /* their time */
+    sched_step(S, t0 + 299);
+    assert_int_equal(R.starts, 0);
+    sched_step(S, t0 + 300);
+    assert_int_equal(R.starts, 2);
+    assert_string_equal(R.started[0], "c@20181016000500");
+    assert_string_equal(R.started[1], "free@20181016000500");
+    assert_int_equal(R.started_at[0], t0 + 300);
+    /* c@00:10 is created ahead while c@00:05 still runs: blocked by it, then released at
+     * 00:09:57 by its success — early, so it waits for its time */
+    sched_step(S, t0 + 595);
+    assert_int_equal(sched_find(S, "c@20181016001000")->wait, SCHED_WAIT_PREVIOUS);
+    finish("c@20181016000500", SCHED_OK, t0 + 597);
+    assert_int_equal(sched_find(S, "c@20181016001000")->wait, SCHED_WAIT_TIME);
+    assert_int_equal(R.starts, 2);
+    sched_step(S, t0 + 600);
+    assert_int_equal(R.starts, 4);
+    assert_string_equal(R.started[2], "c@20181016001000");
+    assert_string_equal(R.started[3], "free@20181016001000");
+    teardown_sched();
+}
+
 static void
 test_self_dependency_waits_for_running(void **state)
 {
@@ -517,6 +561,7 @@ main(void)
         cmocka_unit_test(test_start_failure_counts_as_attempt),
         cmocka_unit_test(test_self_dependency_blocks),
         cmocka_unit_test(test_self_dependency_waits_for_running),
+        cmocka_unit_test(test_lead_creates_ahead),
         cmocka_unit_test(test_catchup),
         cmocka_unit_test(test_max_running),
         cmocka_unit_test(test_pause_and_swap),
