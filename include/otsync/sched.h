@@ -87,6 +87,7 @@ struct sched_instance {
     struct sched_instance *q_prev, *q_next;     /* the retry list */
     size_t q_idx;                               /* place in the ready heap */
     int where;                                  /* ready heap, retry list or neither */
+    int rerun_base;                             /* attempts before the latest rerun */
 };
 
 struct sched_hooks {
@@ -149,6 +150,62 @@ void sched_set_lead(struct sched *s, time_t seconds);
 time_t sched_finished(struct sched *s, struct sched_instance *inst, enum sched_outcome outcome,
                       const char *reason, time_t now);
 
+/*
+ * What sched_adopt takes (all borrowed): an instance from a journal replay, or one the
+ * scheduler has freed and an operator reruns. state is WAITING, RETRY_WAIT (with
+ * next_try_at) or a final state; params are kept as rendered.
+ */
+struct sched_adopt {
+    const char *task;
+    time_t cyctime;
+    enum sched_state state;
+    int attempts;
+    time_t next_try_at;
+    const char *reason;
+    size_t param_count;
+    const char *const *names;
+    const char *const *values;
+    time_t created_at, started_at, ended_at;
+};
+
+/*
+ * Takes an instance the scheduler does not hold into its task's list, in scheduled-time
+ * order, and queues, blocks or parks it by its state (no CREATED event: it was created
+ * before). Returns it, or NULL with err: an unknown task (-OTSYNC_ENOENT), an id already held
+ * (-OTSYNC_EEXIST), out of memory.
+ */
+struct sched_instance *sched_adopt(struct sched *s, const struct sched_adopt *a, time_t now,
+                                   struct otsync_err *err);
+
+/*
+ * Operator actions, each returning 0 or a negative code with err saying why it does not
+ * apply. rerun: a final instance waits to run again, with its task's retries afresh.
+ * kill: a waiting or retry_wait instance becomes killed (a running one is killed through its
+ * child, whose exit the caller reports as SCHED_KILL). set_success: any instance not running
+ * becomes success and releases its successor.
+ */
+int sched_rerun(struct sched *s, struct sched_instance *inst, time_t now, struct otsync_err *err);
+int sched_kill(struct sched *s, struct sched_instance *inst, time_t now, struct otsync_err *err);
+int sched_set_success(struct sched *s, struct sched_instance *inst, time_t now,
+                      struct otsync_err *err);
+
+/*
+ * Pauses or resumes a task at run time (beside the catalogue's `paused`): a paused task's new
+ * instances are created skipped; a resumed one starts from the next cycle after now.
+ */
+int sched_pause(struct sched *s, const char *task, bool paused, time_t now,
+                struct otsync_err *err);
+bool sched_task_paused(struct sched *s, const char *task);
+
+/*
+ * Backfill: creates the instances of every cycle of task in [from, to] that the scheduler
+ * does not hold, rendered for their own time, queued in scheduled-time order (a
+ * self-dependent task runs them one after another). The live schedule does not move.
+ * *ret_n: how many were created.
+ */
+int sched_backfill(struct sched *s, const char *task, time_t from, time_t to, time_t now,
+                   size_t *ret_n, struct otsync_err *err);
+
 /* Sets max_running (a reload); takes effect at the next step. */
 void sched_set_max_running(struct sched *s, int max_running);
 
@@ -164,6 +221,8 @@ void sched_foreach(struct sched *s, void (*fn)(void *arg, const struct sched_ins
 int sched_running_count(const struct sched *s);
 
 const char *sched_state_name(enum sched_state st);  /* "waiting", "running", ... */
-const char *sched_wait_name(enum sched_wait w);     /* "", "previous cycle", "run slot" */
+const char *sched_wait_name(enum sched_wait w);     /* "", "previous cycle", "run slot", ... */
+/* The state named like sched_state_name returns, or -1. */
+int sched_state_parse(const char *name);
 
 #endif

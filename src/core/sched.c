@@ -32,6 +32,7 @@ struct sched_task {
     time_t due;                         /* the next scheduled time, or -1 */
     size_t heap_idx;                    /* SIZE_MAX when not in the heap */
     bool removed;                       /* not in the current catalogue */
+    bool op_paused;                     /* paused by an operator (sched_pause) */
     struct sched_instance *first, *last;
     size_t order;                       /* when first seen, for sched_foreach */
 };
@@ -399,7 +400,7 @@ attempt_failed(struct sched *s, struct sched_instance *inst, enum sched_outcome 
     inst->ended_at = now;
     if (outcome == SCHED_KILL) {
         set_state(s, inst, SCHED_KILLED);
-    } else if (outcome == SCHED_FAIL && inst->attempts <= inst->def->retries) {
+    } else if (outcome == SCHED_FAIL && inst->attempts - inst->rerun_base <= inst->def->retries) {
         inst->next_try_at = now + inst->def->retry_interval_s;
         inst->state = SCHED_RETRY_WAIT;
         inst->wait = SCHED_WAIT_NONE;
@@ -469,19 +470,22 @@ xstrdup_id(const char *task, time_t cyctime)
     return id;
 }
 
-/* Creates the instance of t at cyctime, renders its params, queues or blocks it. */
-static void
-create(struct sched *s, struct sched_task *t, time_t cyctime, time_t now)
+/* A new instance of t at cyctime (state WAITING, in no list). Params are copied from
+ * names/values when given (an adopted instance keeps what it was rendered with), else
+ * rendered now; a param that fails to render leaves its message in *ret_fail. */
+static struct sched_instance *
+instance_new(struct sched *s, struct sched_task *t, time_t cyctime, time_t now, size_t count,
+             const char *const *names, const char *const *values, char **ret_fail)
 {
     const struct catalog_task *def = t->def;
-    struct sched_instance *inst = calloc(1, sizeof(*inst)), *prev = t->last;
+    struct sched_instance *inst = calloc(1, sizeof(*inst));
     struct vars_ctx ctx;
     struct vars_error ve;
-    char *fail = NULL;
-    size_t i;
+    size_t i, n = names ? count : def->param_count;
 
+    *ret_fail = NULL;
     if (!inst)
-        return;
+        return NULL;
     inst->id = xstrdup_id(t->name, cyctime);
     inst->task = strdup(t->name);
     inst->cyctime = cyctime;
@@ -490,39 +494,100 @@ create(struct sched *s, struct sched_task *t, time_t cyctime, time_t now)
     inst->owner = t;
     inst->created_at = now;
     inst->state = SCHED_WAITING;
-    if (def->param_count) {
-        inst->param_names = calloc(def->param_count, sizeof(char *));
-        inst->param_values = calloc(def->param_count, sizeof(char *));
+    if (n) {
+        inst->param_names = calloc(n, sizeof(char *));
+        inst->param_values = calloc(n, sizeof(char *));
     }
-    if (!inst->id || !inst->task || (def->param_count && (!inst->param_names
-                                                          || !inst->param_values))) {
+    if (!inst->id || !inst->task || (n && (!inst->param_names || !inst->param_values))) {
         instance_free(inst);
-        return;
+        return NULL;
     }
     /* rendered once, here; retries reuse these values */
     ctx.cyctime = cyctime;
     ctx.names = (const char *const *)inst->param_names;
     ctx.values = (const char *const *)inst->param_values;
-    for (i = 0; i < def->param_count; i++) {
+    for (i = 0; i < n; i++) {
         ctx.count = i;
-        inst->param_names[i] = strdup(def->params[i].name);
-        if (vars_render(def->params[i].expr, &ctx, &inst->param_values[i], &ve) < 0) {
-            inst->param_values[i] = strdup("");
-            if (!fail) {
-                size_t n = strlen(ve.msg) + strlen(def->params[i].name) + 32;
-                if ((fail = malloc(n)))
-                    snprintf(fail, n, "param '%s': %s", def->params[i].name, ve.msg);
+        if (names) {
+            inst->param_names[i] = strdup(names[i]);
+            inst->param_values[i] = strdup(values[i] ? values[i] : "");
+        } else {
+            inst->param_names[i] = strdup(def->params[i].name);
+            if (vars_render(def->params[i].expr, &ctx, &inst->param_values[i], &ve) < 0) {
+                inst->param_values[i] = strdup("");
+                if (!*ret_fail) {
+                    size_t len = strlen(ve.msg) + strlen(def->params[i].name) + 32;
+                    if ((*ret_fail = malloc(len)))
+                        snprintf(*ret_fail, len, "param '%s': %s", def->params[i].name, ve.msg);
+                }
             }
         }
         inst->param_count = i + 1;
     }
-    inst->prev_of_task = prev;
-    if (prev)
-        prev->next_of_task = inst;
+    return inst;
+}
+
+/* Links inst into its task's list in scheduled-time order (usually at the end). */
+static void
+link_sorted(struct sched_task *t, struct sched_instance *inst)
+{
+    struct sched_instance *after = t->last;
+
+    while (after && after->cyctime > inst->cyctime)
+        after = after->prev_of_task;
+    inst->prev_of_task = after;
+    inst->next_of_task = after ? after->next_of_task : t->first;
+    if (inst->next_of_task)
+        inst->next_of_task->prev_of_task = inst;
+    else
+        t->last = inst;
+    if (after)
+        after->next_of_task = inst;
     else
         t->first = inst;
-    t->last = inst;
-    if (def->paused) {
+}
+
+static bool
+task_paused(const struct sched_task *t)
+{
+    return t->def->paused || t->op_paused;
+}
+
+/* A waiting instance: blocked by its previous cycle (self-dependency), or queued. */
+static void
+place_waiting(struct sched *s, struct sched_instance *inst, time_t now)
+{
+    struct sched_instance *prev = inst->prev_of_task;
+
+    if (inst->def->self_dependency && prev && prev->state != SCHED_SUCCESS
+        && prev->state != SCHED_SKIPPED) {
+        inst->wait = SCHED_WAIT_PREVIOUS;
+        free(inst->blocked_by);
+        inst->blocked_by = strdup(prev->id);
+        return;
+    }
+    if (inst->cyctime > now)
+        inst->wait = SCHED_WAIT_TIME;
+    else if (s->running >= s->max_running)
+        inst->wait = SCHED_WAIT_SLOT;
+    else
+        inst->wait = SCHED_WAIT_NONE;
+    queue_insert(s, inst);
+}
+
+/* Creates the instance of t at cyctime, renders its params, queues or blocks it. */
+static void
+create(struct sched *s, struct sched_task *t, time_t cyctime, time_t now)
+{
+    char *fail = NULL;
+    struct sched_instance *inst = instance_new(s, t, cyctime, now, 0, NULL, NULL, &fail);
+
+    if (!inst) {
+        free(fail);
+        return;
+    }
+    link_sorted(t, inst);
+    if (task_paused(t)) {
         inst->state = SCHED_SKIPPED;
         emit(s, inst, SCHED_EV_CREATED);
         release_successor(s, inst);
@@ -531,17 +596,8 @@ create(struct sched *s, struct sched_task *t, time_t cyctime, time_t now)
         inst->reason = fail;
         fail = NULL;
         emit(s, inst, SCHED_EV_CREATED);
-    } else if (def->self_dependency && prev && prev->state != SCHED_SUCCESS
-               && prev->state != SCHED_SKIPPED) {
-        inst->wait = SCHED_WAIT_PREVIOUS;
-        inst->blocked_by = strdup(prev->id);
-        emit(s, inst, SCHED_EV_CREATED);
     } else {
-        if (cyctime > now)
-            inst->wait = SCHED_WAIT_TIME;
-        else if (s->running >= s->max_running)
-            inst->wait = SCHED_WAIT_SLOT;
-        queue_insert(s, inst);
+        place_waiting(s, inst, now);
         emit(s, inst, SCHED_EV_CREATED);
     }
     free(fail);
@@ -731,6 +787,205 @@ sched_finished(struct sched *s, struct sched_instance *inst, enum sched_outcome 
     reap(s, inst->owner);
     start_ready(s, now);
     return next_due(s);
+}
+
+struct sched_instance *
+sched_adopt(struct sched *s, const struct sched_adopt *a, time_t now, struct otsync_err *err)
+{
+    struct sched_task *t = task_find(s, a->task);
+    struct sched_instance *inst;
+    char *fail = NULL, ts[15];
+    char id[256];
+
+    if (!t || !t->def) {
+        otsync_err_set(err, OTSYNC_ENOENT, "no task '%s' in the catalogue", a->task);
+        return NULL;
+    }
+    snprintf(id, sizeof(id), "%s@%s", a->task, vars_format_cyctime(a->cyctime, ts));
+    if (sched_find(s, id)) {
+        otsync_err_set(err, OTSYNC_EEXIST, "%s is already held", id);
+        return NULL;
+    }
+    static const char *const none[1] = {NULL};
+
+    /* names != NULL means "keep these values": with no params, an empty list */
+    inst = instance_new(s, t, a->cyctime, a->created_at ? a->created_at : now, a->param_count,
+                        a->param_count ? a->names : none, a->param_count ? a->values : none,
+                        &fail);
+    free(fail);
+    if (!inst) {
+        otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    inst->attempts = a->attempts;
+    inst->started_at = a->started_at;
+    inst->ended_at = a->ended_at;
+    inst->reason = a->reason ? strdup(a->reason) : NULL;
+    link_sorted(t, inst);
+    switch (a->state) {
+    case SCHED_RETRY_WAIT:
+        inst->state = SCHED_RETRY_WAIT;
+        inst->next_try_at = a->next_try_at;
+        retry_insert(s, inst);
+        break;
+    case SCHED_WAITING:
+    case SCHED_RUNNING:     /* the caller should have decided; run it again */
+        inst->state = SCHED_WAITING;
+        place_waiting(s, inst, now);
+        break;
+    default:
+        inst->state = a->state;
+        break;
+    }
+    return inst;
+}
+
+int
+sched_rerun(struct sched *s, struct sched_instance *inst, time_t now, struct otsync_err *err)
+{
+    if (!is_final(inst->state))
+        return otsync_err_set(err, OTSYNC_EINVAL, "%s is %s, not finished: nothing to rerun",
+                              inst->id, sched_state_name(inst->state));
+    if (inst->owner->removed)
+        return otsync_err_set(err, OTSYNC_EINVAL, "%s: its task is no longer in the catalogue",
+                              inst->id);
+    if (now > s->now)
+        s->now = now;
+    inst->rerun_base = inst->attempts;
+    free(inst->reason);
+    inst->reason = NULL;
+    inst->state = SCHED_WAITING;
+    inst->def = inst->owner->def;   /* a rerun runs under the current definition */
+    if (inst->cat != s->cat) {
+        catalog_unref(inst->cat);
+        inst->cat = catalog_ref(s->cat);
+    }
+    place_waiting(s, inst, now);
+    emit(s, inst, SCHED_EV_STATE);
+    start_ready(s, now);
+    return 0;
+}
+
+int
+sched_kill(struct sched *s, struct sched_instance *inst, time_t now, struct otsync_err *err)
+{
+    if (inst->state != SCHED_WAITING && inst->state != SCHED_RETRY_WAIT)
+        return otsync_err_set(err, OTSYNC_EINVAL, "%s is %s: only a waiting instance is "
+                              "killed here", inst->id, sched_state_name(inst->state));
+    list_unlink(s, inst);
+    free(inst->blocked_by);
+    inst->blocked_by = NULL;
+    inst->ended_at = now;
+    set_state(s, inst, SCHED_KILLED);
+    reap(s, inst->owner);
+    return 0;
+}
+
+int
+sched_set_success(struct sched *s, struct sched_instance *inst, time_t now,
+                  struct otsync_err *err)
+{
+    if (inst->state == SCHED_RUNNING)
+        return otsync_err_set(err, OTSYNC_EINVAL, "%s is running: kill it first", inst->id);
+    if (inst->state == SCHED_SUCCESS)
+        return otsync_err_set(err, OTSYNC_EINVAL, "%s already succeeded", inst->id);
+    if (now > s->now)
+        s->now = now;
+    list_unlink(s, inst);
+    free(inst->blocked_by);
+    inst->blocked_by = NULL;
+    free(inst->reason);
+    inst->reason = strdup("set to success by an operator");
+    inst->ended_at = now;
+    set_state(s, inst, SCHED_SUCCESS);
+    reap(s, inst->owner);
+    start_ready(s, now);
+    return 0;
+}
+
+int
+sched_pause(struct sched *s, const char *task, bool paused, time_t now, struct otsync_err *err)
+{
+    struct sched_task *t = task_find(s, task);
+
+    if (!t || t->removed)
+        return otsync_err_set(err, OTSYNC_ENOENT, "no task '%s' in the catalogue", task);
+    if (t->op_paused && !paused && !t->def->paused) {
+        t->position = now > t->position ? now : t->position;   /* from the next cycle */
+        task_reschedule(s, t);
+    }
+    t->op_paused = paused;
+    return 0;
+}
+
+bool
+sched_task_paused(struct sched *s, const char *task)
+{
+    struct sched_task *t = task_find(s, task);
+
+    return t && t->def && task_paused(t);
+}
+
+int
+sched_backfill(struct sched *s, const char *task, time_t from, time_t to, time_t now,
+               size_t *ret_n, struct otsync_err *err)
+{
+    struct sched_task *t = task_find(s, task);
+    time_t c;
+    size_t n = 0;
+
+    *ret_n = 0;
+    if (!t || t->removed)
+        return otsync_err_set(err, OTSYNC_ENOENT, "no task '%s' in the catalogue", task);
+    if (to < from)
+        return otsync_err_set(err, OTSYNC_EINVAL, "backfill: --to is before --from");
+    if (to > t->position) {
+        char ts[15];
+        /* later cycles belong to the live schedule, which will create them itself */
+        return otsync_err_set(err, OTSYNC_EINVAL, "backfill: '%s' has scheduled cycles up to "
+                              "%s; --to must not be later", task,
+                              vars_format_cyctime(t->position, ts));
+    }
+    if (now > s->now)
+        s->now = now;
+    c = cycle_next(&t->def->cycle, from - 1);
+    for (; c != (time_t)-1 && c <= to; c = cycle_next(&t->def->cycle, c)) {
+        char id[256], ts[15], *fail = NULL;
+        struct sched_instance *inst;
+        snprintf(id, sizeof(id), "%s@%s", task, vars_format_cyctime(c, ts));
+        if (sched_find(s, id))
+            continue;
+        if (n >= 100000)
+            return otsync_err_set(err, OTSYNC_EINVAL, "backfill: more than 100000 cycles in "
+                                  "the range; split it");
+        if (!(inst = instance_new(s, t, c, now, 0, NULL, NULL, &fail))) {
+            free(fail);
+            return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+        }
+        link_sorted(t, inst);
+        if (fail) {
+            inst->state = SCHED_FAILED;
+            inst->reason = fail;
+        } else {
+            place_waiting(s, inst, now);
+        }
+        emit(s, inst, SCHED_EV_CREATED);
+        n++;
+    }
+    *ret_n = n;
+    start_ready(s, now);
+    return 0;
+}
+
+int
+sched_state_parse(const char *name)
+{
+    int i;
+
+    for (i = SCHED_WAITING; i <= SCHED_SKIPPED; i++)
+        if (strcmp(sched_state_name((enum sched_state)i), name) == 0)
+            return i;
+    return -1;
 }
 
 void

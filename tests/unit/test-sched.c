@@ -373,6 +373,120 @@ test_lead_creates_ahead(void **state)
     teardown_sched();
 }
 
+/* Operator actions: rerun with fresh retries, kill of a waiting instance, set-success that
+ * releases the blocked successor, pause/resume, backfill in order without moving the live
+ * schedule, and adoption of an instance from the journal. */
+static void
+test_operator_actions(void **state)
+{
+    time_t t0 = T("20181016000000");
+    struct sched_instance *c2, *c3;
+    struct otsync_err err;
+    size_t n;
+    int i;
+
+    (void)state;
+    setup_sched(chain_yaml, 10, t0);
+    sched_step(S, t0 + 300);
+    finish("c@20181016000500", SCHED_OK, t0 + 301);
+    finish("free@20181016000500", SCHED_OK, t0 + 301);
+    sched_step(S, t0 + 600);
+    finish("c@20181016001000", SCHED_FAIL, t0 + 601);     /* failed for good */
+    finish("free@20181016001000", SCHED_OK, t0 + 601);
+    sched_step(S, t0 + 900);
+    finish("free@20181016001500", SCHED_OK, t0 + 901);
+    c2 = sched_find(S, "c@20181016001000");
+    c3 = sched_find(S, "c@20181016001500");
+    assert_int_equal(c3->wait, SCHED_WAIT_PREVIOUS);
+    /* rerun of a running or waiting instance is refused with a reason */
+    assert_int_equal(sched_rerun(S, c3, t0 + 902, &err), -OTSYNC_EINVAL);
+    assert_non_null(strstr(err.msg, "not finished"));
+    /* rerun the failed one: it runs again (attempt 2), its retries afresh */
+    assert_int_equal(sched_rerun(S, c2, t0 + 910, &err), 0);
+    assert_int_equal(c2->state, SCHED_RUNNING);
+    assert_int_equal(c2->attempts, 2);
+    finish("c@20181016001000", SCHED_OK, t0 + 911);
+    /* its success released 00:15 */
+    assert_int_equal(c3->state, SCHED_RUNNING);
+    finish("c@20181016001500", SCHED_FAIL, t0 + 912);
+    sched_step(S, t0 + 1200);
+    finish("free@20181016002000", SCHED_OK, t0 + 1201);
+    /* set-success on the failed 00:15 releases 00:20 */
+    assert_int_equal(sched_find(S, "c@20181016002000")->wait, SCHED_WAIT_PREVIOUS);
+    assert_int_equal(sched_set_success(S, sched_find(S, "c@20181016001500"), t0 + 1202, &err), 0);
+    assert_int_equal(sched_find(S, "c@20181016002000")->state, SCHED_RUNNING);
+    assert_int_equal(sched_set_success(S, sched_find(S, "c@20181016002000"), t0 + 1203, &err),
+                     -OTSYNC_EINVAL);
+    finish("c@20181016002000", SCHED_OK, t0 + 1204);
+    /* pause: the next cycles are skipped; resume: from the next cycle after now */
+    assert_int_equal(sched_pause(S, "free", true, t0 + 1205, &err), 0);
+    assert_true(sched_task_paused(S, "free"));
+    assert_int_equal(sched_pause(S, "nope", true, t0, &err), -OTSYNC_ENOENT);
+    sched_step(S, t0 + 1500);
+    assert_int_equal(sched_find(S, "free@20181016002500")->state, SCHED_SKIPPED);
+    finish("c@20181016002500", SCHED_OK, t0 + 1501);
+    assert_int_equal(sched_pause(S, "free", false, t0 + 1620, &err), 0);
+    sched_step(S, t0 + 1800);
+    assert_int_equal(sched_find(S, "free@20181016003000")->state, SCHED_RUNNING);
+    finish("free@20181016003000", SCHED_OK, t0 + 1801);
+    finish("c@20181016003000", SCHED_OK, t0 + 1801);
+    /* backfill 00:00-00:20 of c: reaped cycles come back, in order, one at a time */
+    assert_int_equal(sched_backfill(S, "c", t0 + 3600, t0 + 7200, t0 + 1802, &n, &err),
+                     -OTSYNC_EINVAL);
+    assert_non_null(strstr(err.msg, "must not be later"));
+    i = R.starts;
+    assert_int_equal(sched_backfill(S, "c", t0, t0 + 1200, t0 + 1802, &n, &err), 0);
+    assert_int_equal(n, 5);     /* 00:00-00:20: the scheduler freed them all */
+    assert_string_equal(R.started[i], "c@20181016000000");
+    while (R.nrunning) {
+        for (int k = 0; k < R.nrunning; k++)
+            assert_int_equal(strncmp(R.running[k]->id, "c@", 2), 0);
+        assert_int_equal(R.nrunning, 1);    /* self-dependent: one after another */
+        finish(R.running[0]->id, SCHED_OK, t0 + 1803);
+    }
+    for (int k = i + 1; k < R.starts; k++)
+        assert_true(strcmp(R.started[k - 1], R.started[k]) < 0);
+    /* the live schedule did not move: 00:35 comes next */
+    sched_step(S, t0 + 2100);
+    assert_non_null(sched_find(S, "c@20181016003500"));
+    teardown_sched();
+}
+
+static void
+test_adopt_from_journal(void **state)
+{
+    time_t t0 = T("20181016000000");
+    const char *names[] = {"startTime"}, *values[] = {"20181015235500"};
+    struct sched_adopt a = {.task = "c", .cyctime = t0 + 300, .state = SCHED_SUCCESS,
+                            .attempts = 1};
+    struct otsync_err err;
+
+    (void)state;
+    setup_sched(chain_yaml, 10, t0 + 700);
+    assert_non_null(sched_adopt(S, &a, t0 + 700, &err));
+    a.cyctime = t0 + 600;
+    a.state = SCHED_RETRY_WAIT;
+    a.next_try_at = t0 + 720;
+    a.param_count = 1;
+    a.names = names;
+    a.values = values;
+    assert_non_null(sched_adopt(S, &a, t0 + 700, &err));
+    assert_null(sched_adopt(S, &a, t0 + 700, &err));
+    assert_non_null(strstr(err.msg, "already held"));
+    a.task = "gone";
+    assert_null(sched_adopt(S, &a, t0 + 700, &err));
+    assert_int_equal(sched_restore_position(S, "c", t0 + 600), 0);
+    assert_int_equal(sched_restore_position(S, "free", t0 + 600), 0);
+    sched_step(S, t0 + 710);
+    assert_int_equal(R.starts, 0);
+    sched_step(S, t0 + 720);
+    assert_int_equal(R.starts, 1);
+    assert_string_equal(R.started[0], "c@20181016001000");
+    assert_string_equal(R.running[0]->param_values[0], "20181015235500");
+    assert_int_equal(R.running[0]->attempts, 2);
+    teardown_sched();
+}
+
 static void
 test_self_dependency_waits_for_running(void **state)
 {
@@ -562,6 +676,8 @@ main(void)
         cmocka_unit_test(test_self_dependency_blocks),
         cmocka_unit_test(test_self_dependency_waits_for_running),
         cmocka_unit_test(test_lead_creates_ahead),
+        cmocka_unit_test(test_operator_actions),
+        cmocka_unit_test(test_adopt_from_journal),
         cmocka_unit_test(test_catchup),
         cmocka_unit_test(test_max_running),
         cmocka_unit_test(test_pause_and_swap),
