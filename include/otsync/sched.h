@@ -160,6 +160,7 @@ struct sched_adopt {
     time_t cyctime;
     enum sched_state state;
     int attempts;
+    int rerun_base;         /* attempts that do not count against retries */
     time_t next_try_at;
     const char *reason;
     size_t param_count;

@@ -21,7 +21,7 @@
 
 static const char *const config_keys[] = {"state_dir", "socket", "catalogue", "datasources",
                                           "timezone", "max_running", "runner", "log_level",
-                                          "shutdown_grace", NULL};
+                                          "shutdown_grace", "retention_days", NULL};
 
 /* Returns new: dir/p, or p when it is absolute. */
 static char *
@@ -159,6 +159,8 @@ parse_root(struct yfile *f, yaml_node_t *root, const char *dir, struct daemon_co
         else if (strcmp(key, "shutdown_grace") == 0
                  && yget_duration(f, v, key, 0, 86400, &l) == 0)
             c->shutdown_grace_s = (int)l;
+        else if (strcmp(key, "retention_days") == 0 && yget_int(f, v, key, 1, 36500, &l) == 0)
+            c->retention_days = (int)l;
     }
 }
 
@@ -191,6 +193,7 @@ daemon_config_load(const char *path, struct diag *d, struct daemon_config *ret_c
     c.max_running = 8;
     c.log_level = LOG_INFO;
     c.shutdown_grace_s = 60;
+    c.retention_days = 30;
     if (!c.state_dir || !c.socket || !c.catalogue || !c.datasources) {
         diag_error(d, (struct otsync_mark){c.path, 0, 0}, "out of memory");
         free(dir);

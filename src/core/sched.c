@@ -818,6 +818,7 @@ sched_adopt(struct sched *s, const struct sched_adopt *a, time_t now, struct ots
         return NULL;
     }
     inst->attempts = a->attempts;
+    inst->rerun_base = a->rerun_base;
     inst->started_at = a->started_at;
     inst->ended_at = a->ended_at;
     inst->reason = a->reason ? strdup(a->reason) : NULL;

@@ -9,6 +9,11 @@
 #include <stdint.h>
 #include <time.h>
 #include <uv.h>
+#include <jansson.h>
+#include "otsync/catalog.h"
+#ifndef OTSYNC_VERSION
+#define OTSYNC_VERSION "0.0.0"
+#endif
 #include "otsync/err.h"
 #include "otsync/sched.h"
 
@@ -35,20 +40,107 @@ uint64_t dclock_delay_ms(const struct dclock *c, time_t at);
 char *dclock_format(double t, char buf[static 32]);
 
 struct runner;
+struct ctl;
+struct journal;
+struct state;
 
-/* What the runner reports when a child's attempt is over. */
-typedef void (*runner_done_cb)(void *arg, struct sched_instance *inst, enum sched_outcome outcome,
-                               const char *reason);
+#define KILL_AFTER_TERM_MS 5000     /* after the grace period: SIGTERM, then SIGKILL */
+
+/* Instances are made this many (scheduler) seconds before their time and wait for it, so
+ * the thousands that fire at one minute boundary are queued when it comes (otsyncd(8)). */
+#define CREATE_AHEAD_S 2
+
+struct daemon {
+    uv_loop_t *loop;
+    struct daemon_config conf;
+    struct dclock clock;
+    struct sched *sched;
+    struct runner *runner;
+    struct catalog *cat;
+    uv_timer_t timer;           /* the scheduler's next due time */
+    uv_timer_t grace;           /* shutdown: grace period, then kill */
+    uv_prepare_t flush;         /* the journal, then spawns, then log lines: once per turn */
+    uv_timer_t compact;         /* hourly: compaction when due */
+    uv_timer_t watchdog;        /* WATCHDOG=1 at half of WatchdogSec */
+    uv_signal_t sighup, sigterm, sigint;
+    bool stopping;
+    int kill_stage;
+    struct journal *journal;
+    struct state *state;
+    struct ctl *ctl;
+    time_t started_at;
+    time_t compacted_at;
+    bool journal_broken;        /* a flush failed: nothing is spawned until one succeeds */
+    bool in_backfill;           /* CREATED events now are a backfill's */
+    size_t due_n;               /* instances made runnable at their time in this step */
+    double due_late_max;        /* ms */
+    char due_at[32];
+};
+
+time_t now_s(const struct daemon *d);
+/* " [clock 2018-10-16T00:05:00]" on a simulated clock, else ""; at = 0: now. Returns buf. */
+const char *clock_note(const struct daemon *d, time_t at, char buf[static 48]);
+void daemon_rearm(struct daemon *d, time_t next);
+/* SIGHUP's work; fills *ret_errors (new array of messages) when it fails. Returns 0 or < 0. */
+int daemon_reload(struct daemon *d, json_t **ret_errors);
+
+/* A parameter whose name says it holds a secret (secret, password, token, accesskey...):
+ * its value never reaches a log, the journal or otsyncctl. */
+bool secret_param(const char *name);
+
+/* persist.c: sched and runner events to journal records; restart restore; compaction */
+void persist_changed(struct daemon *d, const struct sched_instance *inst, enum sched_event ev);
+void persist_spawned(struct daemon *d, const struct sched_instance *inst, int pid);
+void persist_stats(struct daemon *d, const struct sched_instance *inst, const char *stats);
+void persist_log(struct daemon *d, const struct sched_instance *inst, const char *line,
+                 size_t len);
+/* A record of the daemon's own (start, stop, reload, op): takes rec. */
+void persist_event(struct daemon *d, json_t *rec, bool durable);
+/* After the replay and sched_set_catalog: positions, pauses, unfinished instances (running
+ * ones as interrupted). */
+int persist_restore(struct daemon *d, struct otsync_err *err) OTSYNC_WUR;
+/* The loop turn's end: flush the journal, then spawn what waited for it. */
+void persist_flush(struct daemon *d);
+int persist_compact(struct daemon *d, struct otsync_err *err) OTSYNC_WUR;
+
+/* ctl.c: the Unix socket server */
+int ctl_start(struct daemon *d, struct otsync_err *err) OTSYNC_WUR;
+void ctl_stop(struct daemon *d);       /* closes the socket and its connections */
+void ctl_free(struct daemon *d);       /* after the loop closed them */
+
+
+/* What the runner tells its owner. done: the attempt is over (stats: the child's last
+ * stdout line, or NULL). spawned: the child runs with this pid. log: one line of its output
+ * (stderr, or stdout prefixed "stdout: "). */
+struct runner_hooks {
+    void (*done)(void *arg, struct sched_instance *inst, enum sched_outcome outcome,
+                 const char *reason, const char *stats);
+    void (*spawned)(void *arg, struct sched_instance *inst, int pid);
+    void (*log)(void *arg, const struct sched_instance *inst, const char *line, size_t len);
+    void *arg;
+};
 
 /* Returns a new runner spawning `path` (borrowed string is copied). log_dir receives one
- * log file per instance. */
+ * log file per instance. hooks is copied. */
 struct runner *runner_new(uv_loop_t *loop, const char *path, const char *log_dir,
-                          runner_done_cb done, void *arg);
+                          const struct runner_hooks *hooks);
 void runner_free(struct runner *r);    /* after the loop closed its handles; NULL does nothing */
 
-/* Spawns an attempt of inst: renders its job and feeds it on the child's stdin. Sets
- * inst->data. Returns 0 or a negative code with err filled. */
+/*
+ * Prepares an attempt of inst (renders its job, opens its log) and queues it; the child is
+ * spawned by the next runner_spawn_pending, which the daemon calls only after the journal
+ * made the "running" transition durable. Sets inst->data. Returns 0 or a negative code.
+ */
 int runner_start(struct runner *r, struct sched_instance *inst, struct otsync_err *err) OTSYNC_WUR;
+
+/* Spawns every queued attempt; one that cannot be spawned is reported through done as a
+ * failed attempt. Returns how many were queued. */
+size_t runner_spawn_pending(struct runner *r);
+bool runner_has_pending(const struct runner *r);
+
+/* An operator's kill: SIGTERM to inst's child (its exit is reported as SCHED_KILL); a queued
+ * attempt is dropped and reported at once. Returns 0, or -OTSYNC_ENOENT if it has no child. */
+int runner_kill(struct runner *r, struct sched_instance *inst);
 
 /* Sends sig to every running child. Returns how many were signalled. */
 int runner_signal_all(struct runner *r, int sig);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
 #include <math.h>
@@ -21,6 +22,8 @@
 #include <unistd.h>
 #include "otsync/catalog.h"
 #include "otsync/diag.h"
+#include "otsync/journal.h"
+#include "otsync/state.h"
 #include "otsync/log.h"
 #include "otsync/sched.h"
 #include "otsync/vars.h"
@@ -36,32 +39,7 @@
 #define OTSYNC_LIBEXECDIR "/usr/bin"
 #endif
 
-#define KILL_AFTER_TERM_MS 5000     /* after the grace period: SIGTERM, then SIGKILL */
-
-/* Instances are made this many (scheduler) seconds before their time and wait for it, so
- * the thousands that fire at one minute boundary are queued when it comes (otsyncd(8)). */
-#define CREATE_AHEAD_S 2
-
-struct daemon {
-    uv_loop_t *loop;
-    struct daemon_config conf;
-    struct dclock clock;
-    struct sched *sched;
-    struct runner *runner;
-    struct catalog *cat;
-    uv_timer_t timer;           /* the scheduler's next due time */
-    uv_timer_t grace;           /* shutdown: grace period, then kill */
-    uv_prepare_t flush;         /* log lines of a loop turn go out before it polls */
-    uv_timer_t watchdog;        /* WATCHDOG=1 at half of WatchdogSec */
-    uv_signal_t sighup, sigterm, sigint;
-    bool stopping;
-    int kill_stage;
-    size_t due_n;               /* instances made runnable at their time in this step */
-    double due_late_max;        /* ms */
-    char due_at[32];
-};
-
-static time_t
+time_t
 now_s(const struct daemon *d)
 {
     return (time_t)floor(dclock_now(&d->clock));
@@ -71,7 +49,7 @@ now_s(const struct daemon *d)
  * is the time the scheduler acted on (0: now); stamping with it rather than a fresh reading
  * keeps "failed at T, retry at T+interval" consistent even when a second ticks over between
  * the decision and the log line. */
-static const char *
+const char *
 clock_note(const struct daemon *d, time_t at, char buf[static 48])
 {
     char t[32];
@@ -86,8 +64,8 @@ clock_note(const struct daemon *d, time_t at, char buf[static 48])
 
 static void on_timer(uv_timer_t *t);
 
-static void
-rearm(struct daemon *d, time_t next)
+void
+daemon_rearm(struct daemon *d, time_t next)
 {
     if (d->stopping || next == (time_t)-1) {
         uv_timer_stop(&d->timer);
@@ -111,20 +89,7 @@ on_timer(uv_timer_t *t)
         d->due_n = 0;
         d->due_late_max = 0;
     }
-    rearm(d, next);
-}
-
-static bool
-secret_name(const char *name)
-{
-    static const char *const words[] = {"secret", "password", "passwd", "token", "accesskey",
-                                        "access_key", NULL};
-    size_t i;
-
-    for (i = 0; words[i]; i++)
-        if (strcasestr(name, words[i]))
-            return true;
-    return false;
+    daemon_rearm(d, next);
 }
 
 static int
@@ -142,6 +107,7 @@ hook_changed(void *arg, const struct sched_instance *inst, enum sched_event ev)
     char note[48], when[32], params[1024];
     size_t i, n = 0;
 
+    persist_changed(d, inst, ev);
     /* DUE comes ten thousand at a time at a minute boundary: it logs nothing, so it skips
      * the cost of formatting the clock */
     if (ev == SCHED_EV_DUE) {
@@ -163,7 +129,7 @@ hook_changed(void *arg, const struct sched_instance *inst, enum sched_event ev)
         for (i = 0; i < inst->param_count && n < sizeof(params) - 1; i++)
             n += (size_t)snprintf(params + n, sizeof(params) - n, "%s%s=%s", i ? ", " : "; ",
                                   inst->param_names[i],
-                                  secret_name(inst->param_names[i]) ? "<redacted>"
+                                  secret_param(inst->param_names[i]) ? "<redacted>"
                                                                     : inst->param_values[i]);
         if (n >= sizeof(params))
             n = sizeof(params) - 1;
@@ -222,11 +188,25 @@ hook_changed(void *arg, const struct sched_instance *inst, enum sched_event ev)
 
 static void
 on_child_done(void *arg, struct sched_instance *inst, enum sched_outcome outcome,
-              const char *reason)
+              const char *reason, const char *stats)
 {
     struct daemon *d = arg;
-    time_t next = sched_finished(d->sched, inst, outcome, reason, now_s(d));
+    time_t next;
 
+    persist_stats(d, inst, stats);
+    if (d->stopping && outcome != SCHED_OK) {
+        /* we stopped it: not the job's failure. The next start runs it again. */
+        char why[160];
+        snprintf(why, sizeof(why), "interrupted: otsyncd stopped during attempt %d",
+                 inst->attempts);
+        persist_event(d, json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "t", "state", "id",
+                                   inst->id, "state", "waiting", "attempt", inst->attempts,
+                                   "base", inst->rerun_base + 1, "reason", why), true);
+        log_warn("instance %s: %s", inst->id, why);
+        next = (time_t)-1;
+    } else {
+        next = sched_finished(d->sched, inst, outcome, reason, now_s(d));
+    }
     if (d->stopping) {
         if (runner_running(d->runner) == 0) {
             log_notice("all children ended; exiting");
@@ -234,38 +214,53 @@ on_child_done(void *arg, struct sched_instance *inst, enum sched_outcome outcome
         }
         return;
     }
-    rearm(d, next);
+    daemon_rearm(d, next);
 }
 
-static void
-reload(struct daemon *d)
+int
+daemon_reload(struct daemon *d, json_t **ret_errors)
 {
     struct diag dg;
     struct catalog *cat = NULL;
+    json_t *errors = json_array();
     size_t i;
+    int rc = 0;
 
     diag_init(&dg);
     notify_reloading();
     log_notice("reloading the catalogue %s", d->conf.catalogue);
     if (catalog_load(d->conf.catalogue, NULL, &dg, &cat) < 0) {
-        for (i = 0; i < dg.count; i++)
+        for (i = 0; i < dg.count; i++) {
             log_error("%s", dg.v[i].text);
+            json_array_append_new(errors, json_string(dg.v[i].text));
+        }
         log_error("reload failed: %zu error%s; keeping the current catalogue", dg.errors,
                   dg.errors == 1 ? "" : "s");
+        persist_event(d, json_pack("{s:s, s:b, s:O}", "t", "reload", "ok", 0, "errors",
+                                   errors), true);
+        rc = -OTSYNC_ECONFIG;
     } else {
         for (i = 0; i < dg.count; i++)
             log_warn("%s", dg.v[i].text);
+        /* instances already made keep the definition they were made under */
         sched_set_catalog(d->sched, cat, now_s(d));
         catalog_unref(d->cat);
         d->cat = cat;
         log_notice("catalogue reloaded: %zu task%s", cat->task_count,
                    cat->task_count == 1 ? "" : "s");
-        rearm(d, sched_step(d->sched, now_s(d)));
+        persist_event(d, json_pack("{s:s, s:b, s:I}", "t", "reload", "ok", 1, "tasks",
+                                   (json_int_t)cat->task_count), true);
+        daemon_rearm(d, sched_step(d->sched, now_s(d)));
     }
     diag_fini(&dg);
     /* the YAML documents were freed in pieces; give their pages back to the system */
     malloc_trim(0);
     notify_send("READY=1");
+    if (ret_errors)
+        *ret_errors = errors;
+    else
+        json_decref(errors);
+    return rc;
 }
 
 static void
@@ -292,7 +287,9 @@ on_signal(uv_signal_t *h, int signum)
     struct daemon *d = h->data;
 
     if (signum == SIGHUP) {
-        reload(d);
+        if (!d->stopping && daemon_reload(d, NULL) < 0) {
+            /* logged, journalled, shown by otsyncctl status */
+        }
         return;
     }
     if (d->stopping) {
@@ -325,7 +322,42 @@ on_watchdog(uv_timer_t *t)
 static void
 on_prepare(uv_prepare_t *h)
 {
+    struct daemon *d = h->data;
+
+    persist_flush(d);
     log_flush();
+}
+
+/* Hourly: compaction once a day, or sooner when the journal grew past 256 MiB. */
+static void
+on_compact(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    struct otsync_err err;
+
+    if (now_s(d) - d->compacted_at < 86400 && journal_size(d->journal) < (256u << 20))
+        return;
+    if (persist_compact(d, &err) < 0)
+        log_error("journal compaction: %s", err.msg);
+}
+
+static void
+on_journal_warn(void *arg, const char *text)
+{
+    (void)arg;
+    log_warn("%s", text);
+}
+
+static void
+hook_spawned(void *arg, struct sched_instance *inst, int pid)
+{
+    persist_spawned(arg, inst, pid);
+}
+
+static void
+hook_log(void *arg, const struct sched_instance *inst, const char *line, size_t len)
+{
+    persist_log(arg, inst, line, len);
 }
 
 static void
@@ -380,13 +412,15 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-            "usage: otsyncd [-c FILE] [-t] [--foreground] [--clock START[,xSPEED]]\n"
+            "usage: otsyncd [-c FILE] [-t] [--foreground] [--clock START[,xSPEED]] [--salvage]\n"
             "  -c, --config FILE   daemon configuration (default %s/otsyncd.yaml)\n"
             "  -t, --test          check the configuration and catalogue, print every error,\n"
             "                      exit 0 when clean, 1 on errors\n"
             "  -f, --foreground    stay in the foreground, log to stderr\n"
             "      --clock SPEC    simulated clock for tests and demos, e.g.\n"
             "                      2018-10-16T00:00:00,x120 (120 times real speed)\n"
+            "      --salvage       start even when the journal is corrupt in the middle,\n"
+            "                      skipping the bad records (each skip is logged)\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n",
             OTSYNC_SYSCONFDIR);
@@ -423,10 +457,10 @@ main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
         {"foreground", no_argument, NULL, 'f'},   {"clock", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"salvage", no_argument, NULL, 'S'},      {NULL, 0, NULL, 0},
     };
     const char *config = OTSYNC_SYSCONFDIR "/otsyncd.yaml", *clock_spec = NULL;
-    bool check = false, foreground = false;
+    bool check = false, foreground = false, salvage = false;
     struct daemon d;
     struct diag dg;
     struct otsync_err err;
@@ -442,6 +476,7 @@ main(int argc, char **argv)
         case 't': check = true; break;
         case 'f': foreground = true; break;
         case 'C': clock_spec = optarg; break;
+        case 'S': salvage = true; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("otsyncd %s\n", OTSYNC_VERSION); return 0;
         default: usage(stderr); return 2;
@@ -510,7 +545,10 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     d.loop = uv_default_loop();
-    d.runner = runner_new(d.loop, d.conf.runner, log_dir, on_child_done, &d);
+    {
+        struct runner_hooks rh = {on_child_done, hook_spawned, hook_log, &d};
+        d.runner = runner_new(d.loop, d.conf.runner, log_dir, &rh);
+    }
     hooks.start = hook_start;
     hooks.changed = hook_changed;
     hooks.arg = &d;
@@ -524,6 +562,7 @@ main(int argc, char **argv)
     uv_timer_init(d.loop, &d.grace);
     d.timer.data = d.grace.data = &d;
     uv_prepare_init(d.loop, &d.flush);
+    d.flush.data = &d;
     uv_prepare_start(&d.flush, on_prepare);
     uv_unref((uv_handle_t *)&d.flush);
     log_set_buffered(1);
@@ -536,13 +575,49 @@ main(int argc, char **argv)
     uv_signal_start(&d.sigint, on_signal, SIGINT);
 
     {
-        char note[48];
+        char note[48], jdir[PATH_MAX + 16];
+        struct journal_opts jo = {.salvage = salvage, .warn = on_journal_warn, .arg = &d};
+        uint64_t t0 = uv_hrtime();
+        snprintf(jdir, sizeof(jdir), "%s/journal", d.conf.state_dir);
+        if (!(d.state = state_new())) {
+            log_error("out of memory");
+            return 1;
+        }
+        jo.arg = d.state;
+        if (journal_open(jdir, &jo, state_apply, &d.journal, &err) < 0) {
+            log_error("%s", err.msg);
+            log_flush();
+            return 1;
+        }
+        log_notice("journal %s replayed: %" PRIu64 " records in %.0f ms", jdir,
+                   state_records(d.state), (double)(uv_hrtime() - t0) / 1e6);
+        d.started_at = now_s(&d);
+        d.compacted_at = d.started_at;
         log_notice("otsyncd %s started: %zu task%s, max_running %d, runner %s, state %s%s",
                    OTSYNC_VERSION, d.cat->task_count, d.cat->task_count == 1 ? "" : "s",
                    d.conf.max_running, d.conf.runner, d.conf.state_dir, clock_note(&d, 0, note));
+        persist_event(&d, json_pack("{s:s, s:i, s:s, s:I}", "t", "start", "pid", (int)getpid(),
+                                    "version", OTSYNC_VERSION, "tasks",
+                                    (json_int_t)d.cat->task_count), true);
+    }
+    if (ctl_start(&d, &err) < 0) {
+        log_error("%s", err.msg);
+        log_flush();
+        return 1;
     }
     sched_set_catalog(d.sched, d.cat, now_s(&d));
-    rearm(&d, sched_step(d.sched, now_s(&d)));
+    if (persist_restore(&d, &err) < 0) {
+        log_error("%s", err.msg);
+        log_flush();
+        return 1;
+    }
+    if (journal_segments(d.journal) > 1 && persist_compact(&d, &err) < 0)
+        log_error("journal compaction: %s", err.msg);
+    uv_timer_init(d.loop, &d.compact);
+    d.compact.data = &d;
+    uv_timer_start(&d.compact, on_compact, 3600 * 1000, 3600 * 1000);
+    uv_unref((uv_handle_t *)&d.compact);
+    daemon_rearm(&d, sched_step(d.sched, now_s(&d)));
     {
         uint64_t wd = notify_watchdog_usec();
         uv_timer_init(d.loop, &d.watchdog);
@@ -555,6 +630,9 @@ main(int argc, char **argv)
     uv_run(d.loop, UV_RUN_DEFAULT);
 
     /* shutdown: close every handle, let their callbacks run, then the loop must be empty */
+    persist_event(&d, json_pack("{s:s}", "t", "stop"), true);
+    persist_flush(&d);
+    ctl_stop(&d);
     uv_walk(d.loop, close_walk, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(d.loop);
@@ -563,6 +641,9 @@ main(int argc, char **argv)
     sched_free(d.sched);
     catalog_unref(d.cat);
     runner_free(d.runner);
+    journal_close(d.journal);
+    state_free(d.state);
+    ctl_free(&d);
     daemon_config_fini(&d.conf);
     log_notice("stopped");
     log_flush();

@@ -29,10 +29,10 @@ struct runner {
     uv_loop_t *loop;
     char *path;
     char *log_dir;
-    runner_done_cb done;
-    void *arg;
+    struct runner_hooks hooks;
     int running;
-    struct child *children;
+    struct child *children;     /* spawned */
+    struct child *pending;      /* prepared, waiting for runner_spawn_pending */
     uv_signal_t sigchld;        /* reaps children: we spawn them ourselves, see runner_start */
     bool sigchld_on;
 };
@@ -58,13 +58,15 @@ struct child {
     int events;                 /* exit, stdout EOF, stderr EOF still to come */
     int closes;                 /* handle closes still to come (in, out, err) */
     bool exited;
+    bool killed;                /* by an operator: the outcome is SCHED_KILL */
     struct child *next;
 };
 
 static void on_sigchld(uv_signal_t *h, int sig);
 
 struct runner *
-runner_new(uv_loop_t *loop, const char *path, const char *log_dir, runner_done_cb done, void *arg)
+runner_new(uv_loop_t *loop, const char *path, const char *log_dir,
+           const struct runner_hooks *hooks)
 {
     struct runner *r = calloc(1, sizeof(*r));
 
@@ -73,8 +75,7 @@ runner_new(uv_loop_t *loop, const char *path, const char *log_dir, runner_done_c
     r->loop = loop;
     r->path = strdup(path);
     r->log_dir = strdup(log_dir);
-    r->done = done;
-    r->arg = arg;
+    r->hooks = *hooks;
     if (!r->path || !r->log_dir) {
         runner_free(r);
         return NULL;
@@ -182,6 +183,18 @@ log_line(struct child *c, const char *prefix, const char *line, size_t len)
     struct iovec iov[3];
     ssize_t n;
 
+    /* the journal hears the child's own lines; our markers and the stats have records */
+    if (c->r->hooks.log && strcmp(prefix, "stats: ") != 0 && strncmp(line, "--- ", 4) != 0) {
+        if (prefix[0]) {
+            char buf[LINE_MAX_LEN + 16];
+            size_t pl = strlen(prefix), take = len < LINE_MAX_LEN ? len : LINE_MAX_LEN;
+            memcpy(buf, prefix, pl);
+            memcpy(buf + pl, line, take);
+            c->r->hooks.log(c->r->hooks.arg, c->inst, buf, pl + take);
+        } else {
+            c->r->hooks.log(c->r->hooks.arg, c->inst, line, len);
+        }
+    }
     if (c->log_fd < 0)
         return;
     snprintf(head, sizeof(head), "%s", prefix);
@@ -332,7 +345,10 @@ judge(struct child *c, char *reason, size_t reason_len)
         status = json_string_value(json_object_get(stats, "status"));
         error = json_string_value(json_object_get(stats, "error"));
     }
-    if (c->term_signal) {
+    if (c->killed) {
+        snprintf(reason, reason_len, "killed by an operator");
+        out = SCHED_KILL;
+    } else if (c->term_signal) {
         snprintf(reason, reason_len, "otsync-run killed by signal %d", c->term_signal);
         out = SCHED_FAIL;
     } else if (c->exit_status == 0) {
@@ -392,7 +408,7 @@ child_maybe_done(struct child *c)
         }
     r->running--;
     c->inst->data = NULL;
-    r->done(r->arg, c->inst, outcome, reason[0] ? reason : NULL);
+    r->hooks.done(r->hooks.arg, c->inst, outcome, reason[0] ? reason : NULL, c->last_stdout);
     free(c->outl.buf);
     free(c->errl.buf);
     free(c->last_stdout);
@@ -482,14 +498,8 @@ out:
 int
 runner_start(struct runner *r, struct sched_instance *inst, struct otsync_err *err)
 {
-    char ts[15];
-    char env_inst[512], env_attempt[64], env_cyc[64];
-    char **env = NULL;
-    extern char **environ;
-    size_t n_env = 0, i, k;
     struct child *c;
-    uv_buf_t wb;
-    int fds[3] = {-1, -1, -1}, rc;
+    int rc;
 
     if (r->sigchld_on && !uv_is_active((uv_handle_t *)&r->sigchld)
         && (rc = uv_signal_start(&r->sigchld, on_sigchld, SIGCHLD)) < 0)
@@ -509,32 +519,71 @@ runner_start(struct runner *r, struct sched_instance *inst, struct otsync_err *e
         return rc;
     }
     c->log_fd = rc;
+    c->next = r->pending;
+    r->pending = c;
+    r->running++;
+    inst->data = c;
+    return 0;
+}
+
+bool
+runner_has_pending(const struct runner *r)
+{
+    return r->pending != NULL;
+}
+
+/* A queued attempt that will not run: its log says why, done hears it. */
+static void
+drop_pending(struct runner *r, struct child *c, enum sched_outcome outcome, const char *reason)
+{
+    char tail[1200];
+
+    snprintf(tail, sizeof(tail), "--- attempt %d: %s: %s", c->inst->attempts,
+             outcome == SCHED_KILL ? "killed" : "failed", reason);
+    log_line(c, "", tail, strlen(tail));
+    close(c->log_fd);
+    free(c->job);
+    r->running--;
+    c->inst->data = NULL;
+    r->hooks.done(r->hooks.arg, c->inst, outcome, reason, NULL);
+    free(c);
+}
+
+/* Spawns one prepared attempt. */
+static int
+spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
+{
+    struct sched_instance *inst = c->inst;
+    char ts[15], env_inst[512], env_attempt[64], env_cyc[64], env_parent[64];
+    char **env;
+    extern char **environ;
+    size_t n_env = 0, i, k;
+    uv_buf_t wb;
+    int fds[3] = {-1, -1, -1}, rc;
 
     /* the child learns which attempt it is; the stream reader's failOnAttempts uses it */
     snprintf(env_inst, sizeof(env_inst), "OTSYNC_INSTANCE=%s", inst->id);
     /* sched counts the attempt before it asks us to start it */
     snprintf(env_attempt, sizeof(env_attempt), "OTSYNC_ATTEMPT=%d", inst->attempts);
     snprintf(env_cyc, sizeof(env_cyc), "OTSYNC_CYCTIME=%s", vars_format_cyctime(inst->cyctime, ts));
+    /* otsync-run dies with us (PR_SET_PDEATHSIG) and checks it was not orphaned already */
+    snprintf(env_parent, sizeof(env_parent), "OTSYNC_PARENT_PID=%d", (int)getpid());
     while (environ[n_env])
         n_env++;
-    if (!(env = calloc(n_env + 4, sizeof(*env)))) {
-        rc = otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
-        goto fail;
-    }
+    if (!(env = calloc(n_env + 5, sizeof(*env))))
+        return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
     for (i = 0, k = 0; i < n_env; i++)
-        if (strncmp(environ[i], "OTSYNC_INSTANCE=", 16) && strncmp(environ[i], "OTSYNC_ATTEMPT=", 15)
-            && strncmp(environ[i], "OTSYNC_CYCTIME=", 15))
+        if (strncmp(environ[i], "OTSYNC_", 7) != 0)
             env[k++] = environ[i];
     env[k++] = env_inst;
     env[k++] = env_attempt;
     env[k++] = env_cyc;
+    env[k++] = env_parent;
     env[k] = NULL;
-
     rc = spawn_runner(r, env, fds, &c->pid, err);
     free(env);
-    env = NULL;
     if (rc < 0)
-        goto fail;
+        return rc;
     uv_pipe_init(r->loop, &c->in, 0);
     uv_pipe_init(r->loop, &c->out, 0);
     uv_pipe_init(r->loop, &c->err, 0);
@@ -562,13 +611,50 @@ runner_start(struct runner *r, struct sched_instance *inst, struct otsync_err *e
     }
     c->next = r->children;
     r->children = c;
-    r->running++;
-    inst->data = c;
+    if (r->hooks.spawned)
+        r->hooks.spawned(r->hooks.arg, inst, (int)c->pid);
     return 0;
-fail:
-    free(env);
-    close(c->log_fd);
-    free(c->job);
-    free(c);
-    return rc;
+}
+
+size_t
+runner_spawn_pending(struct runner *r)
+{
+    struct child *c, *list = NULL, *next;
+    struct otsync_err err;
+    size_t n = 0;
+
+    /* oldest first: the queue was built by pushing */
+    while ((c = r->pending)) {
+        r->pending = c->next;
+        c->next = list;
+        list = c;
+    }
+    for (c = list; c; c = next) {
+        next = c->next;
+        otsync_err_clear(&err);
+        if (spawn_one(r, c, &err) < 0)
+            drop_pending(r, c, SCHED_FAIL, err.msg);
+        n++;
+    }
+    return n;
+}
+
+int
+runner_kill(struct runner *r, struct sched_instance *inst)
+{
+    struct child *c, **pp;
+
+    for (pp = &r->pending; (c = *pp); pp = &c->next)
+        if (c->inst == inst) {
+            *pp = c->next;
+            drop_pending(r, c, SCHED_KILL, "killed by an operator before it started");
+            return 0;
+        }
+    for (c = r->children; c; c = c->next)
+        if (c->inst == inst && !c->exited) {
+            c->killed = true;
+            kill(c->pid, SIGTERM);
+            return 0;
+        }
+    return -OTSYNC_ENOENT;
 }

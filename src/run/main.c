@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -538,6 +539,13 @@ main(int argc, char **argv)
     const char *source;
     int rc, code, fd;
 
+    /* run by otsyncd: die with it, so a restarted daemon that runs this instance again never
+     * finds this attempt still at work (and give up at once if it is already gone) */
+    if (getenv("OTSYNC_PARENT_PID")) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != (pid_t)atol(getenv("OTSYNC_PARENT_PID")))
+            return EXIT_JOB_FAILED;
+    }
     /* a closed stdout must be an error the writer reports, not a silent death */
     signal(SIGPIPE, SIG_IGN);
     /* libuv must not get fds 0-2 for its own descriptors when the caller closed them */

@@ -1,0 +1,65 @@
+/*
+ * state.h - the instances the journal knows (every one within the retention), indexed by id.
+ * otsyncd keeps it live; otsyncctl builds it by a read-only replay when the daemon is down.
+ * Record types are listed in state.c.
+ */
+#ifndef OTSYNC_STATE_H
+#define OTSYNC_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+#include "otsync/err.h"
+#include "otsync/journal.h"
+#include "otsync/sched.h"
+
+/* One instance as the journal tells it. */
+struct hinst {
+    char *id;
+    char *task;
+    time_t cyctime;
+    enum sched_state state;
+    int attempts;
+    int rerun_base;             /* attempts that do not count against retries */
+    int pid;                    /* of the running attempt, else 0 */
+    time_t created_at, started_at, ended_at, next_try_at;
+    char *reason;
+    json_t *params;             /* rendered values, secrets redacted */
+    json_t *stats;              /* the last attempt's summary, or NULL */
+    bool backfill;
+};
+
+struct state;
+
+struct state *state_new(void);          /* NULL when out of memory */
+void state_free(struct state *st);      /* NULL does nothing */
+
+/* A journal_record_cb: applies one record (arg is the state). */
+int state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset);
+
+/* Appends rec to j (durable: see journal_append) and applies it. Takes rec. */
+int state_record(struct state *st, struct journal *j, json_t *rec, bool durable,
+                 struct otsync_err *err) OTSYNC_WUR;
+
+struct hinst *state_get(struct state *st, const char *id);     /* borrows; NULL if unknown */
+
+/* Every instance, by scheduled time then task (borrowed array, valid until the next change). */
+size_t state_list(struct state *st, struct hinst *const **ret);
+
+bool state_paused(const struct state *st, const char *task);
+const json_t *state_paused_tasks(const struct state *st);      /* task -> true */
+const json_t *state_last_reload(const struct state *st);       /* NULL before any */
+uint64_t state_records(const struct state *st);
+
+/* The documented JSON of one instance (otsyncctl --json): returns new. */
+json_t *state_inst_json(const struct hinst *h, bool with_stats);
+
+/*
+ * Compaction's snapshot: drops finished instances scheduled before keep_after, appends an
+ * "inst" record for every other one, the operator pauses and the last reload.
+ */
+int state_snapshot(struct state *st, struct journal *j, time_t keep_after, size_t *ret_dropped,
+                   struct otsync_err *err) OTSYNC_WUR;
+
+#endif

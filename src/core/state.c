@@ -1,0 +1,406 @@
+/*
+ * state.c - every instance the journal knows, indexed by id: what otsyncctl is shown, what a
+ * restart restores. The one way to change it is state_apply on a journal record — at replay
+ * and, through state_record, live — so the daemon's view after a restart is by construction
+ * the view it had before.
+ *
+ * Records (payload JSON, "t" is the type):
+ *   created {id, task, cyc, at, state, params, reason?, backfill?}
+ *   state   {id, state, attempt, base, at, retry_at?, reason?, exit?}
+ *   pid     {id, pid}            stats {id, stats}            log {id, line}
+ *   inst    {every field}        (a compaction snapshot of one instance)
+ *   op      {what, uid, at, id? | task?, from?, to?, ok, error?}
+ *   reload  {ok, at, tasks?, errors?}         start {at, pid, version}      stop {at}
+ *   paused  {task, paused}       (snapshot of an operator's pause)
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "otsync/vars.h"
+#include "otsync/state.h"
+
+struct state {
+    struct hinst **hash;        /* open addressing by id */
+    size_t hash_size;
+    struct hinst **all;         /* every instance; sorted by (cyctime, task) when `sorted` */
+    size_t count, cap;
+    bool sorted;
+    json_t *paused;             /* task -> true, operator pauses */
+    json_t *last_reload;        /* the latest reload record, or NULL */
+    uint64_t records;           /* applied since start (replay included) */
+};
+
+static size_t
+hash_str(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h;
+}
+
+struct state *
+state_new(void)
+{
+    struct state *st = calloc(1, sizeof(*st));
+
+    if (!st)
+        return NULL;
+    st->paused = json_object();
+    if (!st->paused) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void
+hinst_free(struct hinst *h)
+{
+    free(h->id);
+    free(h->task);
+    free(h->reason);
+    json_decref(h->params);
+    json_decref(h->stats);
+    free(h);
+}
+
+void
+state_free(struct state *st)
+{
+    size_t i;
+
+    if (!st)
+        return;
+    for (i = 0; i < st->count; i++)
+        hinst_free(st->all[i]);
+    free(st->all);
+    free(st->hash);
+    json_decref(st->paused);
+    json_decref(st->last_reload);
+    free(st);
+}
+
+struct hinst *
+state_get(struct state *st, const char *id)
+{
+    size_t i;
+
+    if (!st->hash_size)
+        return NULL;
+    for (i = hash_str(id) & (st->hash_size - 1); st->hash[i]; i = (i + 1) & (st->hash_size - 1))
+        if (strcmp(st->hash[i]->id, id) == 0)
+            return st->hash[i];
+    return NULL;
+}
+
+static void
+hash_put(struct hinst **hash, size_t size, struct hinst *h)
+{
+    size_t i;
+
+    for (i = hash_str(h->id) & (size - 1); hash[i]; i = (i + 1) & (size - 1))
+        ;
+    hash[i] = h;
+}
+
+static int
+rehash(struct state *st, size_t size)
+{
+    struct hinst **nh = calloc(size, sizeof(*nh));
+    size_t i;
+
+    if (!nh)
+        return -OTSYNC_ENOMEM;
+    for (i = 0; i < st->count; i++)
+        hash_put(nh, size, st->all[i]);
+    free(st->hash);
+    st->hash = nh;
+    st->hash_size = size;
+    return 0;
+}
+
+static struct hinst *
+hinst_add(struct state *st, const char *id, const char *task, time_t cyctime)
+{
+    struct hinst *h;
+
+    if ((st->count + 1) * 2 > st->hash_size
+        && rehash(st, st->hash_size ? st->hash_size * 2 : 1024) < 0)
+        return NULL;
+    if (st->count == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 1024;
+        struct hinst **na = realloc(st->all, cap * sizeof(*na));
+        if (!na)
+            return NULL;
+        st->all = na;
+        st->cap = cap;
+    }
+    if (!(h = calloc(1, sizeof(*h))) || !(h->id = strdup(id)) || !(h->task = strdup(task))) {
+        if (h)
+            free(h->id);
+        free(h);
+        return NULL;
+    }
+    h->cyctime = cyctime;
+    h->state = SCHED_WAITING;
+    st->all[st->count++] = h;
+    hash_put(st->hash, st->hash_size, h);
+    if (st->count > 1 && st->sorted) {
+        const struct hinst *p = st->all[st->count - 2];
+        st->sorted = p->cyctime < h->cyctime
+                     || (p->cyctime == h->cyctime && strcmp(p->task, h->task) < 0);
+    }
+    return h;
+}
+
+static const char *
+jstr(const json_t *rec, const char *key)
+{
+    return json_string_value(json_object_get(rec, key));
+}
+
+static long long
+jint(const json_t *rec, const char *key)
+{
+    return json_integer_value(json_object_get(rec, key));
+}
+
+static void
+set_reason(struct hinst *h, const char *reason)
+{
+    free(h->reason);
+    h->reason = reason ? strdup(reason) : NULL;
+}
+
+/* Applies an instance's fields present in rec (created, state, inst records share them). */
+static void
+apply_fields(struct hinst *h, const json_t *rec)
+{
+    const char *s;
+    json_t *v;
+    int state;
+
+    if ((s = jstr(rec, "state")) && (state = sched_state_parse(s)) >= 0)
+        h->state = state;
+    if (json_object_get(rec, "attempt"))
+        h->attempts = (int)jint(rec, "attempt");
+    if (json_object_get(rec, "base"))
+        h->rerun_base = (int)jint(rec, "base");
+    if ((v = json_object_get(rec, "params")) && json_is_object(v)) {
+        json_decref(h->params);
+        h->params = json_incref(v);
+    }
+    if ((v = json_object_get(rec, "stats")) && json_is_object(v)) {
+        json_decref(h->stats);
+        h->stats = json_incref(v);
+    }
+    if (json_object_get(rec, "pid"))
+        h->pid = (int)jint(rec, "pid");
+    if (json_object_get(rec, "retry_at"))
+        h->next_try_at = (time_t)jint(rec, "retry_at");
+    if (json_object_get(rec, "created_at"))
+        h->created_at = (time_t)jint(rec, "created_at");
+    if (json_object_get(rec, "started_at"))
+        h->started_at = (time_t)jint(rec, "started_at");
+    if (json_object_get(rec, "ended_at"))
+        h->ended_at = (time_t)jint(rec, "ended_at");
+    if (json_object_get(rec, "backfill"))
+        h->backfill = json_is_true(json_object_get(rec, "backfill"));
+    if ((v = json_object_get(rec, "reason")))
+        set_reason(h, json_string_value(v));
+}
+
+int
+state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
+{
+    struct state *st = arg;
+    const char *t = jstr(rec, "t"), *id = jstr(rec, "id");
+    struct hinst *h = id ? state_get(st, id) : NULL;
+    time_t at = (time_t)jint(rec, "at");
+
+    (void)segment;
+    (void)offset;
+    st->records++;
+    if (!t)
+        return 0;       /* a record from a newer otsyncd: not ours to judge */
+    if (strcmp(t, "created") == 0 || strcmp(t, "inst") == 0) {
+        const char *task = jstr(rec, "task"), *cyc = jstr(rec, "cyc");
+        time_t c;
+        if (!id || !task || !cyc || vars_parse_time(cyc, &c) < 0)
+            return 0;
+        if (!h && !(h = hinst_add(st, id, task, c)))
+            return -OTSYNC_ENOMEM;
+        if (strcmp(t, "created") == 0) {
+            /* created again (a rerun of an instance the scheduler had freed keeps its id) */
+            h->created_at = at;
+        }
+        apply_fields(h, rec);
+    } else if (!h) {
+        if (strcmp(t, "reload") == 0) {
+            json_decref(st->last_reload);
+            st->last_reload = json_incref(rec);
+        } else if (strcmp(t, "paused") == 0 || (strcmp(t, "op") == 0 && jstr(rec, "task")
+                   && json_is_true(json_object_get(rec, "ok")))) {
+            const char *task = jstr(rec, "task"), *what = jstr(rec, "what");
+            bool p = strcmp(t, "paused") == 0 ? json_is_true(json_object_get(rec, "paused"))
+                     : what && strcmp(what, "pause") == 0;
+            if (task && (strcmp(t, "paused") == 0 || (what && (strcmp(what, "pause") == 0
+                                                       || strcmp(what, "resume") == 0)))) {
+                if (p)
+                    json_object_set_new(st->paused, task, json_true());
+                else
+                    json_object_del(st->paused, task);
+            }
+        }
+    } else if (strcmp(t, "state") == 0) {
+        apply_fields(h, rec);
+        if (h->state == SCHED_RUNNING) {
+            h->started_at = at;
+            h->pid = 0;
+        } else if (h->state != SCHED_WAITING) {
+            h->ended_at = at;
+        }
+    } else if (strcmp(t, "pid") == 0 || strcmp(t, "stats") == 0) {
+        apply_fields(h, rec);
+    }
+    return 0;
+}
+
+int
+state_record(struct state *st, struct journal *j, json_t *rec, bool durable,
+             struct otsync_err *err)
+{
+    int rc = journal_append(j, rec, durable, err);
+
+    if (rc == 0)
+        rc = state_apply(st, rec, NULL, 0);
+    json_decref(rec);
+    return rc;
+}
+
+static int
+cmp_hinst(const void *a, const void *b)
+{
+    const struct hinst *x = *(struct hinst *const *)a, *y = *(struct hinst *const *)b;
+
+    if (x->cyctime != y->cyctime)
+        return x->cyctime < y->cyctime ? -1 : 1;
+    return strcmp(x->task, y->task);
+}
+
+size_t
+state_list(struct state *st, struct hinst *const **ret)
+{
+    if (!st->sorted) {
+        qsort(st->all, st->count, sizeof(*st->all), cmp_hinst);
+        st->sorted = true;
+    }
+    *ret = st->all;
+    return st->count;
+}
+
+bool
+state_paused(const struct state *st, const char *task)
+{
+    return json_object_get(st->paused, task) != NULL;
+}
+
+const json_t *
+state_paused_tasks(const struct state *st)
+{
+    return st->paused;
+}
+
+const json_t *
+state_last_reload(const struct state *st)
+{
+    return st->last_reload;
+}
+
+uint64_t
+state_records(const struct state *st)
+{
+    return st->records;
+}
+
+json_t *
+state_inst_json(const struct hinst *h, bool with_stats)
+{
+    char ts[15];
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i}", "id", h->id, "task", h->task, "cyctime",
+                          vars_format_cyctime(h->cyctime, ts), "state",
+                          sched_state_name(h->state), "attempts", h->attempts);
+
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "params", h->params ? json_incref(h->params) : json_object());
+    if (h->reason)
+        json_object_set_new(o, "reason", json_string(h->reason));
+    if (h->created_at)
+        json_object_set_new(o, "created_at", json_integer(h->created_at));
+    if (h->started_at)
+        json_object_set_new(o, "started_at", json_integer(h->started_at));
+    if (h->ended_at)
+        json_object_set_new(o, "ended_at", json_integer(h->ended_at));
+    if (h->state == SCHED_RETRY_WAIT)
+        json_object_set_new(o, "retry_at", json_integer(h->next_try_at));
+    if (h->state == SCHED_RUNNING && h->pid)
+        json_object_set_new(o, "pid", json_integer(h->pid));
+    if (h->backfill)
+        json_object_set_new(o, "backfill", json_true());
+    if (with_stats && h->stats)
+        json_object_set_new(o, "stats", json_incref(h->stats));
+    return o;
+}
+
+int
+state_snapshot(struct state *st, struct journal *j, time_t keep_after, size_t *ret_dropped,
+               struct otsync_err *err)
+{
+    size_t i, kept = 0, dropped = 0;
+    const char *task;
+    json_t *v;
+    int rc = 0;
+
+    for (i = 0; i < st->count; i++) {
+        struct hinst *h = st->all[i];
+        bool final = h->state == SCHED_SUCCESS || h->state == SCHED_FAILED
+                     || h->state == SCHED_KILLED || h->state == SCHED_SKIPPED;
+        json_t *rec;
+        if (final && h->cyctime < keep_after) {
+            hinst_free(h);
+            dropped++;
+            continue;
+        }
+        st->all[kept++] = h;
+        if (rc < 0)
+            continue;
+        if (!(rec = state_inst_json(h, true))) {
+            rc = otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+            continue;
+        }
+        json_object_set_new(rec, "t", json_string("inst"));
+        json_object_set_new(rec, "cyc", json_incref(json_object_get(rec, "cyctime")));
+        json_object_set_new(rec, "attempt", json_integer(h->attempts));
+        json_object_set_new(rec, "base", json_integer(h->rerun_base));
+        if (h->pid)
+            json_object_set_new(rec, "pid", json_integer(h->pid));
+        rc = journal_append(j, rec, false, err);
+        json_decref(rec);
+    }
+    st->count = kept;
+    if (dropped && rehash(st, st->hash_size) < 0 && rc == 0)
+        rc = otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+    json_object_foreach(st->paused, task, v) {
+        json_t *rec = json_pack("{s:s, s:s, s:b}", "t", "paused", "task", task, "paused", 1);
+        if (rc == 0 && rec)
+            rc = journal_append(j, rec, false, err);
+        json_decref(rec);
+    }
+    if (rc == 0 && st->last_reload)
+        rc = journal_append(j, st->last_reload, false, err);
+    if (ret_dropped)
+        *ret_dropped = dropped;
+    return rc;
+}

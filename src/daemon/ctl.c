@@ -1,0 +1,741 @@
+/*
+ * ctl.c - otsyncd's control socket: a Unix stream socket (mode 0660), newline-delimited JSON
+ * requests (checked by ctl_request_parse) and one JSON reply line per request. Every action
+ * that changes something is journalled with the peer's uid from SO_PEERCRED.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "otsync/ctlproto.h"
+#include "otsync/journal.h"
+#include "otsync/log.h"
+#include "otsync/state.h"
+#include "otsync/vars.h"
+#include "daemon.h"
+
+struct ctl {
+    struct daemon *d;
+    uv_pipe_t server;
+    char *path;
+    struct conn *conns;
+};
+
+struct conn {
+    struct ctl *ctl;
+    uv_pipe_t pipe;
+    char *buf;
+    size_t len;
+    int uid;
+    bool closing;
+    struct conn *next;
+};
+
+struct wreq {
+    uv_write_t req;
+    char *text;
+};
+
+static void
+on_conn_closed(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    struct conn **pp;
+
+    for (pp = &c->ctl->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    free(c->buf);
+    free(c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+}
+
+static void
+on_written(uv_write_t *w, int status)
+{
+    struct wreq *r = (struct wreq *)w;
+
+    (void)status;
+    free(r->text);
+    free(r);
+}
+
+/* Sends reply (taken) as one line. */
+static void
+reply(struct conn *c, json_t *rep)
+{
+    struct wreq *r;
+    char *text;
+    size_t n;
+    uv_buf_t b;
+
+    if (!rep)
+        rep = json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
+    text = json_dumps(rep, JSON_COMPACT);
+    json_decref(rep);
+    if (!text || c->closing || !(r = calloc(1, sizeof(*r)))) {
+        free(text);
+        return;
+    }
+    n = strlen(text);
+    r->text = realloc(text, n + 2);
+    if (!r->text) {
+        free(text);
+        free(r);
+        return;
+    }
+    r->text[n] = '\n';
+    r->text[n + 1] = '\0';
+    b = uv_buf_init(r->text, (unsigned)(n + 1));
+    if (uv_write(&r->req, (uv_stream_t *)&c->pipe, &b, 1, on_written) < 0) {
+        free(r->text);
+        free(r);
+        conn_close(c);
+    }
+}
+
+static json_t *
+fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static json_t *
+fail(const char *fmt, ...)
+{
+    char text[1200];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    return json_pack("{s:b, s:s}", "ok", 0, "error", text);
+}
+
+static json_t *
+ok(void)
+{
+    return json_pack("{s:b}", "ok", 1);
+}
+
+/* Journals an operator's action (what, who, on what, and whether it applied). */
+static void
+op_record(struct daemon *d, struct conn *c, const json_t *req, const json_t *rep)
+{
+    json_t *rec = json_deep_copy(req);
+
+    if (!rec)
+        return;
+    json_object_set_new(rec, "what", json_incref(json_object_get(req, "cmd")));
+    json_object_del(rec, "cmd");
+    json_object_set_new(rec, "t", json_string("op"));
+    json_object_set_new(rec, "uid", json_integer(c->uid));
+    json_object_set(rec, "ok", json_object_get(rep, "ok"));
+    if (json_object_get(rep, "error"))
+        json_object_set(rec, "error", json_object_get(rep, "error"));
+    persist_event(d, rec, true);
+}
+
+static json_t *
+inst_json(struct daemon *d, const struct hinst *h, bool full)
+{
+    json_t *o = state_inst_json(h, full);
+    const struct sched_instance *live = sched_find(d->sched, h->id);
+
+    if (!o)
+        return NULL;
+    if (live && live->state == SCHED_WAITING) {
+        const char *w = live->wait == SCHED_WAIT_NONE ? "run slot" : sched_wait_name(live->wait);
+        json_object_set_new(o, "waiting_for", json_string(w));
+        if (live->blocked_by)
+            json_object_set_new(o, "blocked_by", json_string(live->blocked_by));
+    }
+    if (full) {
+        char path[4200], ts[15];
+        snprintf(path, sizeof(path), "%s/logs/%s/%s.log", d->conf.state_dir, h->task,
+                 vars_format_cyctime(h->cyctime, ts));
+        json_object_set_new(o, "log", json_string(path));
+    }
+    return o;
+}
+
+static json_t *
+do_status(struct daemon *d)
+{
+    struct hinst *const *all;
+    size_t n = state_list(d->state, &all), i;
+    json_t *counts = json_object(), *paused = json_array(), *v;
+    const char *task;
+    json_t *rep;
+
+    for (i = 0; i < n; i++) {
+        const char *s = sched_state_name(all[i]->state);
+        json_object_set_new(counts, s, json_integer(json_integer_value(json_object_get(counts, s))
+                                                    + 1));
+    }
+    json_object_foreach((json_t *)state_paused_tasks(d->state), task, v)
+        json_array_append_new(paused, json_string(task));
+    for (i = 0; i < d->cat->task_count; i++)
+        if (d->cat->tasks[i].paused)
+            json_array_append_new(paused, json_string(d->cat->tasks[i].name));
+    rep = json_pack("{s:b, s:s, s:i, s:I, s:I, s:s, s:I, s:i, s:i, s:b, s:o, s:o}", "ok", 1,
+                    "version", OTSYNC_VERSION, "pid", (int)getpid(), "started_at",
+                    (json_int_t)d->started_at, "now", (json_int_t)now_s(d), "clock",
+                    d->clock.simulated ? "simulated" : "real", "tasks",
+                    (json_int_t)d->cat->task_count, "running", runner_running(d->runner),
+                    "max_running", d->conf.max_running, "stopping", d->stopping, "instances",
+                    counts, "paused", paused);
+    if (!rep)
+        return NULL;
+    json_object_set_new(rep, "journal",
+                        json_pack("{s:I, s:I, s:I}", "segments",
+                                  (json_int_t)journal_segments(d->journal), "bytes",
+                                  (json_int_t)journal_size(d->journal), "records",
+                                  (json_int_t)state_records(d->state)));
+    json_object_set(rep, "reload", state_last_reload(d->state)
+                                       ? (json_t *)state_last_reload(d->state) : json_null());
+    return rep;
+}
+
+static const char *
+cycle_name(enum cycle_kind k)
+{
+    static const char *const names[] = {"minute", "hour", "day", "week", "month", "cron"};
+
+    return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
+static json_t *
+do_tasks(struct daemon *d)
+{
+    json_t *arr = json_array();
+    size_t i;
+
+    for (i = 0; i < d->cat->task_count; i++) {
+        const struct catalog_task *t = &d->cat->tasks[i];
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:i, s:i, s:b, s:b, s:s}",
+                                             "name", t->name, "cycle",
+                                             cycle_name(t->cycle.kind), "self_dependency",
+                                             t->self_dependency, "retries", t->retries,
+                                             "retry_interval", t->retry_interval_s, "catchup",
+                                             t->catchup, "paused",
+                                             t->paused || sched_task_paused(d->sched, t->name),
+                                             "file", t->mark.file ? t->mark.file : ""));
+    }
+    return json_pack("{s:b, s:o}", "ok", 1, "tasks", arr);
+}
+
+/* [from, to) of a local date YYYY-MM-DD. */
+static int
+day_range(const char *date, time_t *from, time_t *to)
+{
+    char buf[16];
+    struct tm tm;
+
+    snprintf(buf, sizeof(buf), "%.4s%.2s%.2s", date, date + 5, date + 8);
+    if (vars_parse_time(buf, from) < 0)
+        return -1;
+    localtime_r(from, &tm);
+    tm.tm_mday++;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    *to = mktime(&tm);
+    return 0;
+}
+
+static json_t *
+do_instances(struct daemon *d, const json_t *req)
+{
+    const char *task = json_string_value(json_object_get(req, "task"));
+    const char *date = json_string_value(json_object_get(req, "date"));
+    const char *st = json_string_value(json_object_get(req, "state"));
+    int want = st ? sched_state_parse(st) : -1;
+    time_t from = 0, to = 0;
+    struct hinst *const *all;
+    size_t n = state_list(d->state, &all), i, lo = 0;
+    json_t *arr = json_array();
+
+    if (date && day_range(date, &from, &to) < 0)
+        return fail("instances: bad date '%s'", date);
+    if (date) {
+        /* sorted by scheduled time: start at the day's first instance */
+        size_t hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (all[mid]->cyctime < from)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    for (i = lo; i < n && arr; i++) {
+        const struct hinst *h = all[i];
+        if (date && h->cyctime >= to)
+            break;
+        if ((task && strcmp(task, h->task) != 0) || (want >= 0 && (int)h->state != want))
+            continue;
+        json_array_append_new(arr, inst_json(d, h, false));
+    }
+    return json_pack("{s:b, s:o}", "ok", 1, "instances", arr);
+}
+
+static json_t *
+do_show(struct daemon *d, const char *id)
+{
+    struct hinst *h = state_get(d->state, id);
+
+    if (!h)
+        return fail("no instance %s", id);
+    return json_pack("{s:b, s:o}", "ok", 1, "instance", inst_json(d, h, true));
+}
+
+static json_t *
+do_rerun(struct daemon *d, const char *id)
+{
+    struct sched_instance *inst = sched_find(d->sched, id);
+    struct hinst *h = state_get(d->state, id);
+    struct otsync_err err;
+
+    if (inst) {
+        if (sched_rerun(d->sched, inst, now_s(d), &err) < 0)
+            return fail("%s", err.msg);
+    } else if (!h) {
+        return fail("no instance %s", id);
+    } else {
+        /* freed by the scheduler: take it back, with the values it was rendered with */
+        struct sched_adopt a;
+        const char **names = NULL, **values = NULL, *k;
+        size_t np = h->params ? json_object_size(h->params) : 0, i = 0;
+        json_t *v;
+        if (h->state == SCHED_RUNNING || h->state == SCHED_WAITING
+            || h->state == SCHED_RETRY_WAIT)
+            return fail("%s is %s, not finished: nothing to rerun", id,
+                        sched_state_name(h->state));
+        names = calloc(np + 1, sizeof(*names));
+        values = calloc(np + 1, sizeof(*values));
+        if (!names || !values) {
+            free(names);
+            free(values);
+            return fail("out of memory");
+        }
+        if (np)
+            json_object_foreach(h->params, k, v) {
+                names[i] = k;
+                values[i++] = json_string_value(v) ? json_string_value(v) : "";
+            }
+        memset(&a, 0, sizeof(a));
+        a.task = h->task;
+        a.cyctime = h->cyctime;
+        a.state = SCHED_WAITING;
+        a.attempts = h->attempts;
+        a.rerun_base = h->attempts;
+        a.param_count = np;
+        a.names = names;
+        a.values = values;
+        a.created_at = h->created_at;
+        inst = sched_adopt(d->sched, &a, now_s(d), &err);
+        free(names);
+        free(values);
+        if (!inst)
+            return fail("%s", err.msg);
+        persist_event(d, json_pack("{s:s, s:s, s:s, s:i, s:i}", "t", "state", "id", id, "state",
+                                   "waiting", "attempt", h->attempts, "base", h->attempts),
+                      true);
+    }
+    daemon_rearm(d, sched_step(d->sched, now_s(d)));
+    return ok();
+}
+
+static json_t *
+do_kill(struct daemon *d, const char *id)
+{
+    struct sched_instance *inst = sched_find(d->sched, id);
+    struct otsync_err err;
+
+    if (!inst)
+        return fail(state_get(d->state, id) ? "%s is not running or waiting" : "no instance %s",
+                    id);
+    if (inst->state == SCHED_RUNNING) {
+        if (runner_kill(d->runner, inst) < 0)
+            return fail("%s: no child to kill", id);
+        return ok();
+    }
+    if (sched_kill(d->sched, inst, now_s(d), &err) < 0)
+        return fail("%s", err.msg);
+    daemon_rearm(d, sched_step(d->sched, now_s(d)));
+    return ok();
+}
+
+static json_t *
+do_set_success(struct daemon *d, const char *id)
+{
+    struct sched_instance *inst = sched_find(d->sched, id);
+    struct hinst *h = state_get(d->state, id);
+    struct otsync_err err;
+
+    if (inst) {
+        if (sched_set_success(d->sched, inst, now_s(d), &err) < 0)
+            return fail("%s", err.msg);
+        daemon_rearm(d, sched_step(d->sched, now_s(d)));
+        return ok();
+    }
+    if (!h)
+        return fail("no instance %s", id);
+    if (h->state == SCHED_SUCCESS)
+        return fail("%s already succeeded", id);
+    persist_event(d, json_pack("{s:s, s:s, s:s, s:i, s:s}", "t", "state", "id", id, "state",
+                               "success", "attempt", h->attempts, "reason",
+                               "set to success by an operator"), true);
+    return ok();
+}
+
+static json_t *
+do_pause(struct daemon *d, const char *task, bool paused)
+{
+    struct otsync_err err;
+
+    if (sched_pause(d->sched, task, paused, now_s(d), &err) < 0)
+        return fail("%s", err.msg);
+    daemon_rearm(d, sched_step(d->sched, now_s(d)));
+    return ok();
+}
+
+static json_t *
+do_backfill(struct daemon *d, const json_t *req)
+{
+    const char *task = json_string_value(json_object_get(req, "task"));
+    time_t from, to;
+    struct otsync_err err;
+    size_t n = 0;
+    int rc;
+
+    if (vars_parse_time(json_string_value(json_object_get(req, "from")), &from) < 0
+        || vars_parse_time(json_string_value(json_object_get(req, "to")), &to) < 0)
+        return fail("backfill: bad time");
+    d->in_backfill = true;
+    rc = sched_backfill(d->sched, task, from, to, now_s(d), &n, &err);
+    d->in_backfill = false;
+    if (rc < 0)
+        return fail("%s", err.msg);
+    daemon_rearm(d, sched_step(d->sched, now_s(d)));
+    return json_pack("{s:b, s:I}", "ok", 1, "created", (json_int_t)n);
+}
+
+/* Replaces the value of every member whose name says it holds a secret. */
+static void
+redact(json_t *v)
+{
+    const char *k;
+    json_t *e;
+    size_t i;
+
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, e) {
+            if (json_is_string(e) && secret_param(k))
+                json_object_set_new(v, k, json_string("<redacted>"));
+            else
+                redact(e);
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, e)
+            redact(e);
+    }
+}
+
+static json_t *
+do_render(struct daemon *d, const json_t *req)
+{
+    const char *task = json_string_value(json_object_get(req, "task"));
+    const struct catalog_task *def = catalog_find(d->cat, task);
+    struct sched_instance tmp, *live;
+    struct otsync_err err;
+    char id[200], ts[15], *text;
+    time_t at;
+    size_t i;
+    json_t *job, *rep;
+
+    if (!def)
+        return fail("no task '%s' in the catalogue", task);
+    if (vars_parse_time(json_string_value(json_object_get(req, "at")), &at) < 0)
+        return fail("render: bad time");
+    snprintf(id, sizeof(id), "%s@%s", task, vars_format_cyctime(at, ts));
+    live = sched_find(d->sched, id);
+    memset(&tmp, 0, sizeof(tmp));
+    if (!live) {
+        /* rendered the way the scheduler renders a new instance of that time */
+        struct vars_ctx ctx;
+        struct vars_error ve;
+        tmp.def = def;
+        tmp.cyctime = at;
+        tmp.id = id;
+        tmp.param_names = calloc(def->param_count + 1, sizeof(char *));
+        tmp.param_values = calloc(def->param_count + 1, sizeof(char *));
+        if (!tmp.param_names || !tmp.param_values) {
+            free(tmp.param_names);
+            free(tmp.param_values);
+            return fail("out of memory");
+        }
+        ctx.cyctime = at;
+        ctx.names = (const char *const *)tmp.param_names;
+        ctx.values = (const char *const *)tmp.param_values;
+        for (i = 0; i < def->param_count; i++) {
+            ctx.count = i;
+            tmp.param_names[i] = (char *)def->params[i].name;
+            if (vars_render(def->params[i].expr, &ctx, &tmp.param_values[i], &ve) < 0) {
+                size_t k;
+                for (k = 0; k < i; k++)
+                    free(tmp.param_values[k]);
+                free(tmp.param_names);
+                free(tmp.param_values);
+                return fail("param '%s': %s", def->params[i].name, ve.msg);
+            }
+            tmp.param_count = i + 1;
+        }
+        live = &tmp;
+    }
+    text = runner_render_job(live, &err);
+    if (live == &tmp) {
+        for (i = 0; i < tmp.param_count; i++)
+            free(tmp.param_values[i]);
+        free(tmp.param_names);
+        free(tmp.param_values);
+    }
+    if (!text)
+        return fail("%s", err.msg);
+    job = json_loads(text, 0, NULL);
+    free(text);
+    if (!job)
+        return fail("render: the job did not come back as JSON");
+    redact(job);
+    rep = json_pack("{s:b, s:s, s:o}", "ok", 1, "id", id, "job", job);
+    return rep;
+}
+
+static json_t *
+do_reload(struct daemon *d)
+{
+    json_t *errors = NULL;
+    int rc = daemon_reload(d, &errors);
+
+    if (rc < 0)
+        return json_pack("{s:b, s:s, s:o}", "ok", 0, "error", "the new catalogue has errors; "
+                         "the current one stays", "errors", errors ? errors : json_array());
+    json_decref(errors);
+    return json_pack("{s:b, s:I}", "ok", 1, "tasks", (json_int_t)d->cat->task_count);
+}
+
+static void
+handle(struct conn *c, const char *line, size_t len)
+{
+    struct daemon *d = c->ctl->d;
+    struct otsync_err err;
+    json_t *req, *rep;
+    const char *cmd, *id, *task;
+
+    if (ctl_request_parse(line, len, &req, &err) < 0) {
+        reply(c, fail("%s", err.msg));
+        return;
+    }
+    cmd = json_string_value(json_object_get(req, "cmd"));
+    id = json_string_value(json_object_get(req, "id"));
+    task = json_string_value(json_object_get(req, "task"));
+    if (d->stopping && !ctl_command_read_only(cmd))
+        rep = fail("otsyncd is stopping");
+    else if (strcmp(cmd, "status") == 0)
+        rep = do_status(d);
+    else if (strcmp(cmd, "tasks") == 0)
+        rep = do_tasks(d);
+    else if (strcmp(cmd, "instances") == 0)
+        rep = do_instances(d, req);
+    else if (strcmp(cmd, "show") == 0)
+        rep = do_show(d, id);
+    else if (strcmp(cmd, "rerun") == 0)
+        rep = do_rerun(d, id);
+    else if (strcmp(cmd, "kill") == 0)
+        rep = do_kill(d, id);
+    else if (strcmp(cmd, "set-success") == 0)
+        rep = do_set_success(d, id);
+    else if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0)
+        rep = do_pause(d, task, strcmp(cmd, "pause") == 0);
+    else if (strcmp(cmd, "backfill") == 0)
+        rep = do_backfill(d, req);
+    else if (strcmp(cmd, "render") == 0)
+        rep = do_render(d, req);
+    else
+        rep = do_reload(d);
+    if (rep && !ctl_command_read_only(cmd) && strcmp(cmd, "reload") != 0)
+        op_record(d, c, req, rep);
+    if (rep && json_is_true(json_object_get(rep, "ok")) && !ctl_command_read_only(cmd))
+        log_notice("ctl: %s%s%s by uid %d", cmd, id || task ? " " : "", id ? id : task ? task : "",
+                   c->uid);
+    json_decref(req);
+    reply(c, rep);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    buf->base = malloc(suggested);
+    buf->len = buf->base ? suggested : 0;
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = s->data;
+    size_t start = 0, i;
+
+    if (nread < 0) {
+        free(buf->base);
+        conn_close(c);
+        return;
+    }
+    if (c->len + (size_t)nread > CTL_REQUEST_MAX + 1) {
+        free(buf->base);
+        reply(c, fail("request longer than %d bytes", CTL_REQUEST_MAX));
+        conn_close(c);
+        return;
+    }
+    {
+        char *nb = realloc(c->buf, c->len + (size_t)nread + 1);
+        if (!nb) {
+            free(buf->base);
+            conn_close(c);
+            return;
+        }
+        c->buf = nb;
+        memcpy(c->buf + c->len, buf->base, (size_t)nread);
+        c->len += (size_t)nread;
+    }
+    free(buf->base);
+    for (i = 0; i < c->len && !c->closing; i++) {
+        if (c->buf[i] != '\n')
+            continue;
+        if (i > start)
+            handle(c, c->buf + start, i - start);
+        start = i + 1;
+    }
+    memmove(c->buf, c->buf + start, c->len - start);
+    c->len -= start;
+}
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+    struct ctl *ctl = server->data;
+    struct conn *c;
+    struct ucred cred;
+    socklen_t cl = sizeof(cred);
+    uv_os_fd_t fd;
+
+    if (status < 0 || !(c = calloc(1, sizeof(*c))))
+        return;
+    c->ctl = ctl;
+    c->uid = -1;
+    uv_pipe_init(server->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    c->next = ctl->conns;
+    ctl->conns = c;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0
+        && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
+        c->uid = (int)cred.uid;
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* True when something answers on path: another otsyncd owns it. */
+static bool
+socket_alive(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool alive;
+
+    if (fd < 0)
+        return false;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return alive;
+}
+
+int
+ctl_start(struct daemon *d, struct otsync_err *err)
+{
+    struct ctl *ctl;
+    const char *path = d->conf.socket;
+    char dir[4096], *slash;
+    int rc;
+
+    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return otsync_err_set(err, OTSYNC_ECONFIG, "socket path '%s' is too long", path);
+    if (socket_alive(path))
+        return otsync_err_set(err, OTSYNC_EEXIST, "%s: another otsyncd is listening there",
+                              path);
+    snprintf(dir, sizeof(dir), "%s", path);
+    if ((slash = strrchr(dir, '/')) && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+            return otsync_err_errno(err, errno, "%s: mkdir", dir);
+    }
+    unlink(path);       /* a stale socket of a daemon that died */
+    if (!(ctl = calloc(1, sizeof(*ctl))) || !(ctl->path = strdup(path))) {
+        free(ctl);
+        return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+    }
+    ctl->d = d;
+    uv_pipe_init(d->loop, &ctl->server, 0);
+    ctl->server.data = ctl;
+    if ((rc = uv_pipe_bind(&ctl->server, path)) < 0
+        || (rc = uv_listen((uv_stream_t *)&ctl->server, 64, on_connection)) < 0) {
+        uv_close((uv_handle_t *)&ctl->server, NULL);
+        d->ctl = ctl;       /* freed by ctl_stop after the loop closed the handle */
+        return otsync_err_set(err, OTSYNC_ESYS, "%s: %s", path, uv_strerror(rc));
+    }
+    chmod(path, 0660);
+    d->ctl = ctl;
+    return 0;
+}
+
+void
+ctl_stop(struct daemon *d)
+{
+    struct ctl *ctl = d->ctl;
+    struct conn *c;
+
+    if (!ctl)
+        return;
+    for (c = ctl->conns; c; c = c->next)
+        conn_close(c);
+    if (!uv_is_closing((uv_handle_t *)&ctl->server))
+        uv_close((uv_handle_t *)&ctl->server, NULL);
+    unlink(ctl->path);
+}
+
+void
+ctl_free(struct daemon *d)
+{
+    if (!d->ctl)
+        return;
+    free(d->ctl->path);
+    free(d->ctl);
+    d->ctl = NULL;
+}

@@ -1,0 +1,291 @@
+/*
+ * persist.c - what the daemon writes to its journal and what it makes of it after a restart.
+ *
+ * Durability: a record that something is about to act on (an attempt starting, an outcome
+ * that releases a successor, an operator's action) is appended durable; the journal groups
+ * all of a loop turn's records into one write and one fdatasync (persist_flush, from the
+ * loop's prepare phase), and only then are the turn's children spawned. Log lines and stats
+ * ride along without forcing a sync.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "otsync/journal.h"
+#include "otsync/log.h"
+#include "otsync/state.h"
+#include "otsync/vars.h"
+#include "daemon.h"
+
+bool
+secret_param(const char *name)
+{
+    static const char *const words[] = {"secret", "password", "passwd", "token", "accesskey",
+                                        "access_key", "credential", NULL};
+    size_t i;
+
+    for (i = 0; words[i]; i++)
+        if (strcasestr(name, words[i]))
+            return true;
+    return false;
+}
+
+static void
+record(struct daemon *d, json_t *rec, bool durable)
+{
+    struct otsync_err err;
+
+    if (!rec)
+        return;
+    if (state_record(d->state, d->journal, rec, durable, &err) < 0)
+        log_error("journal: %s", err.msg);
+}
+
+void
+persist_event(struct daemon *d, json_t *rec, bool durable)
+{
+    if (rec && !json_object_get(rec, "at"))
+        json_object_set_new(rec, "at", json_integer(now_s(d)));
+    record(d, rec, durable);
+}
+
+static json_t *
+params_json(const struct sched_instance *inst)
+{
+    json_t *o = json_object();
+    size_t i;
+
+    for (i = 0; o && i < inst->param_count; i++)
+        json_object_set_new(o, inst->param_names[i],
+                            json_string(secret_param(inst->param_names[i]) ? "<redacted>"
+                                                                          : inst->param_values[i]));
+    return o;
+}
+
+void
+persist_changed(struct daemon *d, const struct sched_instance *inst, enum sched_event ev)
+{
+    struct hinst *h;
+    char ts[15];
+    json_t *rec;
+    bool durable = true;
+    time_t at;
+
+    if (ev == SCHED_EV_CREATED) {
+        rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "t", "created", "id", inst->id,
+                        "task", inst->task, "cyc", vars_format_cyctime(inst->cyctime, ts), "at",
+                        (json_int_t)inst->created_at, "state", sched_state_name(inst->state),
+                        "params", params_json(inst));
+        if (rec && inst->reason)
+            json_object_set_new(rec, "reason", json_string(inst->reason));
+        if (rec && d->in_backfill)
+            json_object_set_new(rec, "backfill", json_true());
+        /* a lost creation is made again, identically, after a restart */
+        record(d, rec, false);
+        return;
+    }
+    if (ev != SCHED_EV_STATE)
+        return;
+    h = state_get(d->state, inst->id);
+    switch (inst->state) {
+    case SCHED_WAITING:
+        /* waiting for a slot, its time or its previous cycle is live detail, not history */
+        if (h && h->state == SCHED_WAITING)
+            return;
+        durable = false;
+        at = now_s(d);
+        break;
+    case SCHED_RUNNING:
+        at = inst->started_at;
+        break;
+    default:
+        at = inst->ended_at ? inst->ended_at : now_s(d);
+        break;
+    }
+    rec = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I}", "t", "state", "id", inst->id, "state",
+                    sched_state_name(inst->state), "attempt", inst->attempts, "base",
+                    inst->rerun_base, "at", (json_int_t)at);
+    if (!rec)
+        return;
+    if (inst->state == SCHED_RETRY_WAIT)
+        json_object_set_new(rec, "retry_at", json_integer(inst->next_try_at));
+    if (inst->state != SCHED_RUNNING)
+        json_object_set_new(rec, "reason", inst->reason ? json_string(inst->reason)
+                                                        : json_null());
+    record(d, rec, durable);
+}
+
+void
+persist_spawned(struct daemon *d, const struct sched_instance *inst, int pid)
+{
+    record(d, json_pack("{s:s, s:s, s:i}", "t", "pid", "id", inst->id, "pid", pid), false);
+}
+
+void
+persist_stats(struct daemon *d, const struct sched_instance *inst, const char *stats)
+{
+    json_t *v = stats ? json_loads(stats, 0, NULL) : NULL;
+
+    if (!v || !json_is_object(v)) {
+        json_decref(v);
+        return;
+    }
+    record(d, json_pack("{s:s, s:s, s:o}", "t", "stats", "id", inst->id, "stats", v), false);
+}
+
+void
+persist_log(struct daemon *d, const struct sched_instance *inst, const char *line, size_t len)
+{
+    record(d, json_pack("{s:s, s:s, s:s%}", "t", "log", "id", inst->id, "line", line, len),
+           false);
+}
+
+void
+persist_flush(struct daemon *d)
+{
+    struct otsync_err err;
+
+    for (int round = 0; round < 16; round++) {
+        if (journal_pending(d->journal)) {
+            if (journal_flush(d->journal, &err) < 0) {
+                /* nothing acts on an unrecorded transition: spawns wait for a good flush */
+                if (!d->journal_broken)
+                    log_error("journal: %s; no attempt starts until it can be written", err.msg);
+                d->journal_broken = true;
+                return;
+            }
+            if (d->journal_broken)
+                log_notice("journal: writable again");
+            d->journal_broken = false;
+        }
+        /* spawning can fail at once, which records an outcome: flush that too */
+        if (!runner_has_pending(d->runner) || d->journal_broken)
+            return;
+        runner_spawn_pending(d->runner);
+    }
+}
+
+/* ---- restart ---- */
+
+static bool
+is_final(enum sched_state s)
+{
+    return s == SCHED_SUCCESS || s == SCHED_FAILED || s == SCHED_KILLED || s == SCHED_SKIPPED;
+}
+
+static void
+adopt(struct daemon *d, const struct hinst *h, enum sched_state state, int base, time_t now)
+{
+    struct sched_adopt a;
+    struct otsync_err err;
+    const char **names = NULL, **values = NULL;
+    const char *k;
+    json_t *v;
+    size_t n = h->params ? json_object_size(h->params) : 0, i = 0;
+
+    if (n && (!(names = calloc(n, sizeof(*names))) || !(values = calloc(n, sizeof(*values))))) {
+        free(names);
+        log_error("restore %s: out of memory", h->id);
+        return;
+    }
+    if (n)
+        json_object_foreach(h->params, k, v) {
+            names[i] = k;
+            values[i] = json_string_value(v) ? json_string_value(v) : "";
+            i++;
+        }
+    memset(&a, 0, sizeof(a));
+    a.task = h->task;
+    a.cyctime = h->cyctime;
+    a.state = state;
+    a.attempts = h->attempts;
+    a.rerun_base = base;
+    a.next_try_at = h->next_try_at;
+    a.reason = h->reason;
+    a.param_count = n;
+    a.names = names;
+    a.values = values;
+    a.created_at = h->created_at;
+    a.started_at = h->started_at;
+    a.ended_at = h->ended_at;
+    if (!sched_adopt(d->sched, &a, now, &err) && err.code != OTSYNC_ENOENT)
+        log_warn("restore %s: %s", h->id, err.msg);
+    free(names);
+    free(values);
+}
+
+int
+persist_restore(struct daemon *d, struct otsync_err *err)
+{
+    struct hinst *const *all;
+    size_t n = state_list(d->state, &all), i, interrupted = 0, restored = 0;
+    json_t *newest = json_object(), *v;
+    const char *task;
+    time_t now = now_s(d);
+
+    if (!newest)
+        return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+    json_object_foreach((json_t *)state_paused_tasks(d->state), task, v)
+        if (sched_pause(d->sched, task, true, now, NULL) == 0)
+            log_info("task %s stays paused (by an operator)", task);
+    /* sorted by scheduled time: the last of each task is its newest */
+    for (i = 0; i < n; i++)
+        json_object_set_new(newest, all[i]->task, json_integer((json_int_t)i));
+    json_object_foreach(newest, task, v) {
+        const struct hinst *h = all[json_integer_value(v)];
+        (void)sched_restore_position(d->sched, task, h->cyctime);
+    }
+    for (i = 0; i < n; i++) {
+        const struct hinst *h = all[i];
+        bool last = (size_t)json_integer_value(json_object_get(newest, h->task)) == i;
+        if (h->state == SCHED_RUNNING) {
+            char why[160];
+            /* its child died with the old daemon (PR_SET_PDEATHSIG); the attempt was cut
+             * short by us, not by the job, so it does not use up a retry */
+            snprintf(why, sizeof(why), "interrupted: otsyncd stopped during attempt %d",
+                     h->attempts);
+            record(d, json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:s}", "t", "state", "id",
+                                h->id, "state", "waiting", "attempt", h->attempts, "base",
+                                h->rerun_base + 1, "at", (json_int_t)now, "reason", why),
+                   true);
+            log_warn("instance %s: %s; it runs again", h->id, why);
+            interrupted++;
+            adopt(d, h, SCHED_WAITING, h->rerun_base, now);
+            restored++;
+        } else if (!is_final(h->state) || last) {
+            adopt(d, h, h->state, h->rerun_base, now);
+            restored++;
+        }
+    }
+    json_decref(newest);
+    if (n)
+        log_notice("journal: %zu instance%s known, %zu restored to the scheduler, %zu "
+                   "interrupted", n, n == 1 ? "" : "s", restored, interrupted);
+    return 0;
+}
+
+static int
+snapshot(void *arg, struct journal *j)
+{
+    struct daemon *d = arg;
+    struct otsync_err err;
+    time_t keep_after = now_s(d) - (time_t)d->conf.retention_days * 86400;
+    size_t dropped = 0;
+    int rc = state_snapshot(d->state, j, keep_after, &dropped, &err);
+
+    if (rc < 0)
+        log_error("journal snapshot: %s", err.msg);
+    else if (dropped)
+        log_info("journal: %zu instance%s older than %d days compacted away", dropped,
+                 dropped == 1 ? "" : "s", d->conf.retention_days);
+    return rc;
+}
+
+int
+persist_compact(struct daemon *d, struct otsync_err *err)
+{
+    int rc = journal_compact(d->journal, snapshot, d, err);
+
+    if (rc == 0)
+        d->compacted_at = now_s(d);
+    return rc;
+}
