@@ -61,7 +61,11 @@ frame_at(const unsigned char *p, size_t avail)
     if (avail < HDR)
         return 0;
     len = get_le32(p);
-    if (len == 0 || len > JOURNAL_RECORD_MAX || len > avail - HDR)
+    if (len < 2 || len > JOURNAL_RECORD_MAX || len > avail - HDR)
+        return 0;
+    /* every payload is a JSON object: a cheap test before the checksum, which keeps the
+     * search for the next good record after a corrupt one from going quadratic */
+    if (p[HDR] != '{' || p[HDR + len - 1] != '}')
         return 0;
     crc = crc32c(crc32c(0, p, 4), p + HDR, len);
     return crc == get_le32(p + 4) ? HDR + len : 0;

@@ -293,7 +293,8 @@ size_t
 state_list(struct state *st, struct hinst *const **ret)
 {
     if (!st->sorted) {
-        qsort(st->all, st->count, sizeof(*st->all), cmp_hinst);
+        if (st->count > 1)
+            qsort(st->all, st->count, sizeof(*st->all), cmp_hinst);
         st->sorted = true;
     }
     *ret = st->all;
