@@ -32,6 +32,9 @@ struct hinst {
 
 struct state;
 
+/* journal_opts.skip_prefix for a replay into a state: log lines change nothing in it. */
+#define STATE_SKIP "{\"t\":\"log\""
+
 struct state *state_new(void);          /* NULL when out of memory */
 void state_free(struct state *st);      /* NULL does nothing */
 

@@ -102,10 +102,10 @@ warnf(journal_warn_cb warn, void *arg, const char *fmt, ...)
 
 int
 journal_scan(const unsigned char *buf, size_t len, const char *name, bool last, bool salvage,
-             journal_record_cb cb, journal_warn_cb warn, void *arg, size_t *ret_good,
-             struct otsync_err *err)
+             const char *skip_prefix, journal_record_cb cb, journal_warn_cb warn, void *arg,
+             size_t *ret_good, struct otsync_err *err)
 {
-    size_t off = JOURNAL_MAGIC_LEN, n;
+    size_t off = JOURNAL_MAGIC_LEN, n, skip_len = skip_prefix ? strlen(skip_prefix) : 0;
     int rc;
 
     *ret_good = 0;
@@ -125,8 +125,14 @@ journal_scan(const unsigned char *buf, size_t len, const char *name, bool last, 
         json_t *rec = NULL;
         json_error_t je;
 
-        if ((n = frame_at(buf + off, len - off)))
-            rec = json_loadb((const char *)buf + off + HDR, n - HDR, JSON_REJECT_DUPLICATES, &je);
+        if ((n = frame_at(buf + off, len - off))) {
+            if (skip_len && n - HDR > skip_len && memcmp(buf + off + HDR, skip_prefix, skip_len) == 0) {
+                off += n;
+                *ret_good = off;
+                continue;
+            }
+            rec = json_loadb((const char *)buf + off + HDR, n - HDR, 0, &je);
+        }
         if (rec && !json_is_object(rec)) {
             json_decref(rec);
             rec = NULL;
@@ -225,7 +231,7 @@ replay_file(struct journal *j, const char *name, bool last, const struct journal
         madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
     }
     rc = journal_scan(map ? map : (const unsigned char *)"", (size_t)st.st_size, path, last,
-                      o->salvage, cb, o->warn, o->arg, &good, err);
+                      o->salvage, o->skip_prefix, cb, o->warn, o->arg, &good, err);
     if (map)
         munmap(map, (size_t)st.st_size);
     if (rc < 0)

@@ -5,7 +5,7 @@
  * the view it had before.
  *
  * Records (payload JSON, "t" is the type):
- *   created {id, task, cyc, at, state, params, reason?, backfill?}
+ *   created {id, task, cyc, ct, at, state, params, reason?, backfill?}   (ct: cyc as epoch)
  *   state   {id, state, attempt, base, at, retry_at?, reason?, exit?}
  *   pid     {id, pid}            stats {id, stats}            log {id, line}
  *   inst    {every field}        (a compaction snapshot of one instance)
@@ -226,8 +226,15 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
         return 0;       /* a record from a newer otsyncd: not ours to judge */
     if (strcmp(t, "created") == 0 || strcmp(t, "inst") == 0) {
         const char *task = jstr(rec, "task"), *cyc = jstr(rec, "cyc");
+        json_t *ct = json_object_get(rec, "ct");
         time_t c;
-        if (!id || !task || !cyc || vars_parse_time(cyc, &c) < 0)
+        /* "ct" (the instant) spares a mktime per record, which glibc makes slow in zones with
+         * rules; "cyc" (the local text) is what a reader of the journal sees */
+        if (!id || !task || !cyc)
+            return 0;
+        if (json_is_integer(ct))
+            c = (time_t)json_integer_value(ct);
+        else if (vars_parse_time(cyc, &c) < 0)
             return 0;
         if (!h && !(h = hinst_add(st, id, task, c)))
             return -OTSYNC_ENOMEM;
@@ -383,6 +390,7 @@ state_snapshot(struct state *st, struct journal *j, time_t keep_after, size_t *r
         }
         json_object_set_new(rec, "t", json_string("inst"));
         json_object_set_new(rec, "cyc", json_incref(json_object_get(rec, "cyctime")));
+        json_object_set_new(rec, "ct", json_integer(h->cyctime));
         json_object_set_new(rec, "attempt", json_integer(h->attempts));
         json_object_set_new(rec, "base", json_integer(h->rerun_base));
         if (h->pid)

@@ -178,7 +178,7 @@ on_warn(void *arg, const char *text)
 static struct state *
 offline_state(const struct opts *o)
 {
-    struct journal_opts jo = {.read_only = true, .warn = on_warn};
+    struct journal_opts jo = {.read_only = true, .skip_prefix = STATE_SKIP, .warn = on_warn};
     struct journal *j = NULL;
     struct otsync_err err;
     struct state *st;

@@ -576,7 +576,8 @@ main(int argc, char **argv)
 
     {
         char note[48], jdir[PATH_MAX + 16];
-        struct journal_opts jo = {.salvage = salvage, .warn = on_journal_warn, .arg = &d};
+        struct journal_opts jo = {.salvage = salvage, .skip_prefix = STATE_SKIP,
+                                 .warn = on_journal_warn, .arg = &d};
         uint64_t t0 = uv_hrtime();
         snprintf(jdir, sizeof(jdir), "%s/journal", d.conf.state_dir);
         if (!(d.state = state_new())) {

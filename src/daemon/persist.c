@@ -71,10 +71,11 @@ persist_changed(struct daemon *d, const struct sched_instance *inst, enum sched_
     time_t at;
 
     if (ev == SCHED_EV_CREATED) {
-        rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "t", "created", "id", inst->id,
-                        "task", inst->task, "cyc", vars_format_cyctime(inst->cyctime, ts), "at",
-                        (json_int_t)inst->created_at, "state", sched_state_name(inst->state),
-                        "params", params_json(inst));
+        rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o}", "t", "created", "id",
+                        inst->id, "task", inst->task, "cyc",
+                        vars_format_cyctime(inst->cyctime, ts), "ct", (json_int_t)inst->cyctime,
+                        "at", (json_int_t)inst->created_at, "state",
+                        sched_state_name(inst->state), "params", params_json(inst));
         if (rec && inst->reason)
             json_object_set_new(rec, "reason", json_string(inst->reason));
         if (rec && d->in_backfill)

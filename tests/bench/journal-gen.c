@@ -1,0 +1,112 @@
+/*
+ * journal-gen.c - for tests/bench/journal: writes a journal as otsyncd would after running
+ * TASKS tasks of PER_TASK five-minute instances each from 2018-10-16 00:00 (Asia/Shanghai is
+ * the caller's TZ): per instance created, running, pid, one log line, stats, success.
+ *   journal-gen write DIR TASKS PER_TASK     prints the number of records written
+ *   journal-gen replay DIR                   prints records, instances and the replay time
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+#include "otsync/journal.h"
+#include "otsync/state.h"
+#include "otsync/vars.h"
+
+static void
+put(struct journal *j, json_t *rec, unsigned long *n)
+{
+    struct otsync_err err;
+
+    if (!rec || journal_append(j, rec, false, &err) < 0) {
+        fprintf(stderr, "journal-gen: %s\n", rec ? err.msg : "out of memory");
+        exit(1);
+    }
+    json_decref(rec);
+    (*n)++;
+}
+
+static int
+gen(const char *dir, long tasks, long per_task)
+{
+    struct journal_opts o = {0};
+    struct journal *j;
+    struct otsync_err err;
+    unsigned long n = 0;
+    time_t t0;
+    long i, k;
+
+    if (vars_parse_time("20181016000000", &t0) < 0 || journal_open(dir, &o, NULL, &j, &err) < 0) {
+        fprintf(stderr, "journal-gen: %s\n", err.msg);
+        return 1;
+    }
+    for (k = 0; k < per_task; k++) {
+        time_t cyc = t0 + k * 300;
+        char ts[15], prev[15];
+        vars_format_cyctime(cyc, ts);
+        vars_format_cyctime(cyc - 600, prev);
+        for (i = 1; i <= tasks; i++) {
+            char id[64], task[32];
+            snprintf(task, sizeof(task), "t%ld", i);
+            snprintf(id, sizeof(id), "%s@%s", task, ts);
+            put(j, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:{s:s, s:s}}", "t", "created",
+                             "id", id, "task", task, "cyc", ts, "ct", (json_int_t)cyc, "at",
+                             (json_int_t)cyc - 2,
+                             "state", "waiting", "params", "startTime", prev, "endTime", ts),
+                &n);
+            put(j, json_pack("{s:s, s:s, s:s, s:i, s:i, s:I}", "t", "state", "id", id, "state",
+                             "running", "attempt", 1, "base", 0, "at", (json_int_t)cyc), &n);
+            put(j, json_pack("{s:s, s:s, s:i}", "t", "pid", "id", id, "pid", 10000 + (int)i), &n);
+            put(j, json_pack("{s:s, s:s, s:s}", "t", "log", "id", id, "line",
+                             "otsync-run info: job finished: 1 records read, 1 written"), &n);
+            put(j, json_pack("{s:s, s:s, s:{s:s, s:i, s:i}}", "t", "stats", "id", id, "stats",
+                             "status", "success", "records_read", 1, "records_written", 1), &n);
+            put(j, json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:n}", "t", "state", "id", id,
+                             "state", "success", "attempt", 1, "base", 0, "at",
+                             (json_int_t)cyc + 1, "reason"), &n);
+        }
+        if (journal_flush(j, &err) < 0) {
+            fprintf(stderr, "journal-gen: %s\n", err.msg);
+            return 1;
+        }
+    }
+    journal_close(j);
+    printf("%lu\n", n);
+    return 0;
+}
+
+static int
+replay(const char *dir)
+{
+    struct journal_opts o = {.read_only = true, .skip_prefix = STATE_SKIP};
+    struct journal *j;
+    struct otsync_err err;
+    struct state *st = state_new();
+    struct hinst *const *all;
+    uint64_t t0 = uv_hrtime();
+    size_t n;
+
+    o.arg = st;
+    if (!st || journal_open(dir, &o, state_apply, &j, &err) < 0) {
+        fprintf(stderr, "journal-gen: %s\n", st ? err.msg : "out of memory");
+        return 1;
+    }
+    n = state_list(st, &all);
+    printf("%llu records, %zu instances, %.0f ms\n", (unsigned long long)state_records(st), n,
+           (double)(uv_hrtime() - t0) / 1e6);
+    journal_close(j);
+    state_free(st);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc == 5 && strcmp(argv[1], "write") == 0)
+        return gen(argv[2], atol(argv[3]), atol(argv[4]));
+    if (argc == 3 && strcmp(argv[1], "replay") == 0)
+        return replay(argv[2]);
+    fprintf(stderr, "usage: journal-gen write DIR TASKS PER_TASK | journal-gen replay DIR\n");
+    return 2;
+}
