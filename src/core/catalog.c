@@ -695,19 +695,47 @@ parse_tasks(struct loader *L, struct yfile *f, yaml_node_t *tasks)
 }
 
 static void
+load_item(void *arg, struct yfile *f, yaml_node_t *item)
+{
+    parse_task(arg, f, item);
+}
+
+static void
 load_file(struct loader *L, const char *path, const char *text)
 {
     const char *name = add_file(L->cat, strdup(path));
     yaml_node_pair_t *p;
     yaml_node_t *root;
     struct yfile f;
+    char *buf = NULL;
+    size_t len;
+    int rc;
 
     if (!name) {
         diag_error(L->d, (struct otsync_mark){path, 0, 0}, "out of memory");
         L->incomplete = true;
         return;
     }
+    if (!text) {
+        if (!(buf = yread_file(name, &len, L->d)))
+            return;
+        text = buf;
+    } else {
+        len = strlen(text);
+    }
+    /* the usual layout goes task by task; anything else is loaded whole, which also gives
+     * the messages about what is unusual */
+    rc = yfile_each_item(name, text, len, "tasks", L->d, load_item, L);
+    if (rc != 0) {
+        if (rc < 0) {
+            diag_error(L->d, (struct otsync_mark){name, 0, 0}, "out of memory");
+            L->incomplete = true;
+        }
+        free(buf);
+        return;
+    }
     root = yfile_load(&f, name, text, L->d);
+    free(buf);
     if (!root) {
         if (f.loaded)
             diag_warning(L->d, (struct otsync_mark){name, 0, 0}, "empty catalogue file");

@@ -79,7 +79,7 @@ mark_of_offset(const char *name, const char *text, size_t len, size_t offset)
 static void
 syntax_error(struct yfile *f, const yaml_parser_t *p, const char *text, size_t len)
 {
-    struct otsync_mark m = {f->name, (unsigned)p->problem_mark.line + 1,
+    struct otsync_mark m = {f->name, (unsigned)(p->problem_mark.line + f->line_base) + 1,
                             (unsigned)p->problem_mark.column + 1};
     const char *problem = p->problem ? p->problem : "error";
 
@@ -143,6 +143,199 @@ yfile_load(struct yfile *f, const char *path, const char *text, struct diag *d)
     return f->loaded ? yaml_document_get_root_node(&f->doc) : NULL;
 }
 
+char *
+yread_file(const char *path, size_t *ret_len, struct diag *d)
+{
+    return read_file(path, ret_len, d);
+}
+
+/* Where one item of the list lies in the text. */
+struct span {
+    size_t start, end;      /* byte offsets */
+    size_t line, column;    /* of start, 0-based */
+};
+
+/* Pass 1: the spans of the items, from events alone. 1 on the expected layout, 0 otherwise. */
+static int
+find_items(const char *text, size_t len, const char *key, struct span **ret, size_t *ret_n)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    struct span *v = NULL, *nv;
+    size_t n = 0, cap = 0;
+    int depth = 0, state = 0, result = 0;
+    /* state: 0 before the root mapping, 1 at a root key, 2 at the value of `key`,
+     * 3 inside the list, 4 after it (only the root's end may follow) */
+    bool done = false;
+
+    if (!yaml_parser_initialize(&parser))
+        return -1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    while (!done) {
+        if (!yaml_parser_parse(&parser, &ev))
+            goto out;       /* a syntax error: yfile_load reports it */
+        if ((ev.type == YAML_ALIAS_EVENT)
+            || (ev.type == YAML_SCALAR_EVENT && ev.data.scalar.anchor)
+            || (ev.type == YAML_SEQUENCE_START_EVENT && ev.data.sequence_start.anchor)
+            || (ev.type == YAML_MAPPING_START_EVENT && ev.data.mapping_start.anchor)) {
+            yaml_event_delete(&ev);
+            goto out;
+        }
+        switch (ev.type) {
+        case YAML_STREAM_START_EVENT:
+        case YAML_DOCUMENT_START_EVENT:
+            break;
+        case YAML_DOCUMENT_END_EVENT:
+            if (state != 5)
+                goto fail;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            result = state == 5;
+            break;
+        case YAML_MAPPING_START_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+            if (state == 0 && ev.type == YAML_MAPPING_START_EVENT) {
+                state = 1;
+            } else if (state == 2 && ev.type == YAML_SEQUENCE_START_EVENT) {
+                state = 3;
+            } else if (state == 3) {
+                if (depth == 0)
+                    goto item_start;
+                depth++;
+            } else {
+                goto fail;
+            }
+            break;
+        item_start:
+            if (n == cap) {
+                cap = cap ? cap * 2 : 256;
+                if (!(nv = realloc(v, cap * sizeof(*v)))) {
+                    yaml_event_delete(&ev);
+                    result = -1;
+                    goto out;
+                }
+                v = nv;
+            }
+            v[n].start = ev.start_mark.index;
+            v[n].line = ev.start_mark.line;
+            v[n].column = ev.start_mark.column;
+            n++;
+            depth = 1;
+            break;
+        case YAML_MAPPING_END_EVENT:
+        case YAML_SEQUENCE_END_EVENT:
+            if (state == 3 && depth > 0) {
+                if (--depth == 0)
+                    v[n - 1].end = ev.end_mark.index;
+            } else if (state == 3 && ev.type == YAML_SEQUENCE_END_EVENT) {
+                state = 4;
+            } else if (state == 4 && ev.type == YAML_MAPPING_END_EVENT) {
+                state = 5;
+            } else {
+                goto fail;
+            }
+            break;
+        case YAML_SCALAR_EVENT:
+            if (state == 1 && strcmp((const char *)ev.data.scalar.value, key) == 0) {
+                state = 2;
+            } else if (state == 3 && depth == 0) {
+                /* a scalar item: its own document says what is wrong with it */
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 256;
+                    if (!(nv = realloc(v, cap * sizeof(*v)))) {
+                        yaml_event_delete(&ev);
+                        result = -1;
+                        goto out;
+                    }
+                    v = nv;
+                }
+                v[n].start = ev.start_mark.index;
+                v[n].end = ev.end_mark.index;
+                v[n].line = ev.start_mark.line;
+                v[n].column = ev.start_mark.column;
+                n++;
+            } else if (state != 3) {
+                goto fail;      /* another root key, or `key` not a list */
+            }
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+        continue;
+    fail:
+        yaml_event_delete(&ev);
+        goto out;
+    }
+out:
+    yaml_parser_delete(&parser);
+    if (result != 1) {
+        free(v);
+        return result;
+    }
+    *ret = v;
+    *ret_n = n;
+    return 1;
+}
+
+int
+yfile_each_item(const char *path, const char *text, size_t len, const char *key,
+                struct diag *d, void (*fn)(void *arg, struct yfile *f, yaml_node_t *item),
+                void *arg)
+{
+    struct span *items = NULL;
+    size_t n = 0, i, cap = 0;
+    char *buf = NULL;
+    int rc = find_items(text, len, key, &items, &n);
+
+    if (rc != 1)
+        return rc;
+    for (i = 0; i < n; i++) {
+        struct span *sp = &items[i];
+        size_t need = sp->column + (sp->end - sp->start) + 2;
+        yaml_parser_t parser;
+        struct yfile f;
+        yaml_node_t *root;
+        if (need > cap) {
+            char *nb = realloc(buf, need);
+            if (!nb) {
+                rc = -1;
+                break;
+            }
+            buf = nb;
+            cap = need;
+        }
+        /* the item at its own column, so the columns of every line stay the file's */
+        memset(buf, ' ', sp->column);
+        memcpy(buf + sp->column, text + sp->start, sp->end - sp->start);
+        buf[need - 2] = '\n';
+        buf[need - 1] = '\0';
+        memset(&f, 0, sizeof(f));
+        f.name = path;
+        f.d = d;
+        f.line_base = sp->line;
+        if (!yaml_parser_initialize(&parser)) {
+            rc = -1;
+            break;
+        }
+        yaml_parser_set_input_string(&parser, (const unsigned char *)buf, need - 1);
+        if (!yaml_parser_load(&parser, &f.doc)) {
+            /* the whole file parsed, so its pieces do: should not happen; say where */
+            syntax_error(&f, &parser, buf, need - 1);
+        } else {
+            f.loaded = true;
+            if ((root = yaml_document_get_root_node(&f.doc)))
+                fn(arg, &f, root);
+        }
+        yaml_parser_delete(&parser);
+        yfile_fini(&f);
+    }
+    free(buf);
+    free(items);
+    return rc < 0 ? -1 : 1;
+}
+
 void
 yfile_fini(struct yfile *f)
 {
@@ -160,7 +353,7 @@ ynode(struct yfile *f, int index)
 struct otsync_mark
 ymark(const struct yfile *f, const yaml_node_t *n)
 {
-    struct otsync_mark m = {f->name, (unsigned)n->start_mark.line + 1,
+    struct otsync_mark m = {f->name, (unsigned)(n->start_mark.line + f->line_base) + 1,
                             (unsigned)n->start_mark.column + 1};
     return m;
 }

@@ -26,6 +26,7 @@ struct yfile {
     bool loaded;            /* doc holds a document (maybe an empty one) */
     const char *name;
     struct diag *d;
+    size_t line_base;       /* lines before the text that was parsed (yfile_each_item) */
 };
 
 /*
@@ -36,6 +37,22 @@ struct yfile {
  */
 yaml_node_t *yfile_load(struct yfile *f, const char *path, const char *text, struct diag *d);
 void yfile_fini(struct yfile *f);
+
+/*
+ * Loads the items of the sequence under the root mapping's only key `key` one at a time,
+ * each as its own small document whose marks still name the file's lines and columns, and
+ * calls fn with it. A catalogue of 10,000 tasks then never holds the document of all of them
+ * (libyaml's nodes cost ~100 times the text). Returns 1 when done that way; 0 when the file
+ * must be loaded whole with yfile_load — anchors or aliases (which may reach across items), any
+ * other layout, or a syntax error, all of which yfile_load and the loader report; -1 when out
+ * of memory. text is the file's contents.
+ */
+int yfile_each_item(const char *path, const char *text, size_t len, const char *key,
+                    struct diag *d, void (*fn)(void *arg, struct yfile *f, yaml_node_t *item),
+                    void *arg);
+
+/* Reads a whole file: returns new text and its length, or NULL after adding an error. */
+char *yread_file(const char *path, size_t *ret_len, struct diag *d);
 
 /* Borrows; the node with that index in f's document. */
 yaml_node_t *ynode(struct yfile *f, int index);
