@@ -28,6 +28,8 @@ struct hinst {
     json_t *params;             /* rendered values, secrets redacted */
     json_t *stats;              /* the last attempt's summary, or NULL */
     bool backfill;
+    char *json;                 /* state_inst_text's cache; dropped at every change */
+    size_t json_len;
 };
 
 struct state;
@@ -57,6 +59,13 @@ uint64_t state_records(const struct state *st);
 
 /* The documented JSON of one instance (otsyncctl --json): returns new. */
 json_t *state_inst_json(const struct hinst *h, bool with_stats);
+
+/*
+ * state_inst_json(h, false) as compact text (borrowed; valid until h changes), cached: an
+ * instance that has finished never changes, so listing a day of them again costs a copy.
+ * NULL when out of memory.
+ */
+const char *state_inst_text(struct hinst *h, size_t *ret_len);
 
 /*
  * Compaction's snapshot: drops finished instances scheduled before keep_after, appends an

@@ -62,6 +62,7 @@ hinst_free(struct hinst *h)
     free(h->reason);
     json_decref(h->params);
     json_decref(h->stats);
+    free(h->json);
     free(h);
 }
 
@@ -219,6 +220,10 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
     struct hinst *h = id ? state_get(st, id) : NULL;
     time_t at = (time_t)jint(rec, "at");
 
+    if (h && h->json) {
+        free(h->json);      /* whatever this record says, the cached text may be stale */
+        h->json = NULL;
+    }
     (void)segment;
     (void)offset;
     st->records++;
@@ -360,6 +365,24 @@ state_inst_json(const struct hinst *h, bool with_stats)
     if (with_stats && h->stats)
         json_object_set_new(o, "stats", json_incref(h->stats));
     return o;
+}
+
+const char *
+state_inst_text(struct hinst *h, size_t *ret_len)
+{
+    json_t *o;
+
+    if (!h->json) {
+        if (!(o = state_inst_json(h, false)))
+            return NULL;
+        h->json = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (!h->json)
+            return NULL;
+        h->json_len = strlen(h->json);
+    }
+    *ret_len = h->json_len;
+    return h->json;
 }
 
 int

@@ -43,6 +43,7 @@ struct opts {
     bool json;
     bool follow;
     char *state_dir;        /* from the config, for reading the journal */
+    json_t *req;            /* the request (borrowed) */
     char *sock_from_conf;
 };
 
@@ -113,56 +114,94 @@ connect_socket(const char *path)
     return fd;
 }
 
-/* Sends req (borrowed) and reads one reply line. Returns new reply or NULL with *why. */
+/* The reply lines of one request, read as they come. */
+struct reader {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    const char *why;
+};
+
+/* The next reply line (without its newline; valid until the next call), or NULL with why. */
+static char *
+read_line(struct reader *r, size_t *ret_len)
+{
+    for (;;) {
+        struct pollfd p = {r->fd, POLLIN, 0};
+        char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
+        ssize_t n;
+        if (nl) {
+            *ret_len = (size_t)(nl - r->buf);
+            *nl = '\0';
+            return r->buf;
+        }
+        if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0) {
+            r->why = "no reply within 30 s";
+            return NULL;
+        }
+        if (r->len + 65536 > r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 131072;
+            char *nb = realloc(r->buf, cap);
+            if (!nb) {
+                r->why = "out of memory";
+                return NULL;
+            }
+            r->buf = nb;
+            r->cap = cap;
+        }
+        n = recv(r->fd, r->buf + r->len, r->cap - r->len - 1, 0);
+        if (n <= 0) {
+            r->why = n == 0 ? "the daemon closed the connection" : strerror(errno);
+            return NULL;
+        }
+        r->len += (size_t)n;
+    }
+}
+
+/* Drops the line read_line returned last. */
+static void
+next_line(struct reader *r, size_t line_len)
+{
+    memmove(r->buf, r->buf + line_len + 1, r->len - line_len - 1);
+    r->len -= line_len + 1;
+}
+
+/* Sends req (borrowed). Returns 0, or -1 with r->why. */
+static int
+send_request(struct reader *r, const json_t *req)
+{
+    char *text = json_dumps(req, JSON_COMPACT);
+    size_t n;
+
+    r->why = "out of memory";
+    if (!text)
+        return -1;
+    n = strlen(text);
+    text[n] = '\n';     /* json_dumps left room for the NUL we overwrite */
+    if (send(r->fd, text, n + 1, MSG_NOSIGNAL) != (ssize_t)(n + 1)) {
+        free(text);
+        r->why = strerror(errno);
+        return -1;
+    }
+    free(text);
+    return 0;
+}
+
+/* One request, one reply line, parsed: new reply or NULL with *why. */
 static json_t *
 ask(int fd, const json_t *req, const char **why)
 {
-    char *text = json_dumps(req, JSON_COMPACT);
-    size_t n, len = 0, cap = 0;
-    char *buf = NULL;
+    struct reader r = {.fd = fd};
     json_t *rep = NULL;
-    json_error_t je;
+    char *line;
+    size_t n;
 
-    *why = "out of memory";
-    if (!text)
-        return NULL;
-    n = strlen(text);
-    text[n] = '\n';     /* json_dumps left room for the NUL we overwrite */
-    if (send(fd, text, n + 1, MSG_NOSIGNAL) != (ssize_t)(n + 1)) {
-        free(text);
-        *why = strerror(errno);
-        return NULL;
+    if (send_request(&r, req) == 0 && (line = read_line(&r, &n))) {
+        if (!(rep = json_loadb(line, n, 0, NULL)))
+            r.why = "the reply is not JSON";
     }
-    free(text);
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        ssize_t r;
-        char *nl;
-        if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0) {
-            *why = "no reply within 30 s";
-            break;
-        }
-        if (len + 65536 > cap) {
-            char *nb = realloc(buf, cap = (cap ? cap * 2 : 131072));
-            if (!nb)
-                break;
-            buf = nb;
-        }
-        r = recv(fd, buf + len, cap - len - 1, 0);
-        if (r <= 0) {
-            *why = r == 0 ? "the daemon closed the connection" : strerror(errno);
-            break;
-        }
-        len += (size_t)r;
-        buf[len] = '\0';
-        if ((nl = memchr(buf, '\n', len))) {
-            rep = json_loadb(buf, (size_t)(nl - buf), 0, &je);
-            if (!rep)
-                *why = "the reply is not JSON";
-            break;
-        }
-    }
-    free(buf);
+    *why = r.why;
+    free(r.buf);
     return rep;
 }
 
@@ -599,6 +638,53 @@ do_log(struct opts *o, json_t *req, json_t *rep, const char *sock)
     return 0;
 }
 
+/* instances from the daemon: a header line, then the array, which --json passes on as it is. */
+static int
+instances_live(int fd, struct opts *o)
+{
+    struct reader r = {.fd = fd};
+    json_t *head = NULL, *arr;
+    char *line;
+    size_t n;
+    int rc = EXIT_DOWN;
+    json_t *req = o->req;
+
+    if (send_request(&r, req) < 0 || !(line = read_line(&r, &n))
+        || !(head = json_loadb(line, n, 0, NULL))) {
+        fprintf(stderr, "otsyncctl: %s\n", r.why ? r.why : "the reply is not JSON");
+        goto out;
+    }
+    next_line(&r, n);
+    if (!json_is_true(json_object_get(head, "ok"))) {
+        fprintf(stderr, "otsyncctl: %s\n", str(head, "error", "refused"));
+        if (o->json)
+            print_json(head);
+        rc = EXIT_NO;
+        goto out;
+    }
+    if (!(line = read_line(&r, &n))) {
+        fprintf(stderr, "otsyncctl: %s\n", r.why);
+        goto out;
+    }
+    if (o->json) {
+        line[n] = '\n';
+        fwrite(line, 1, n + 1, stdout);
+        rc = fflush(stdout) == 0 ? 0 : EXIT_NO;
+        goto out;
+    }
+    if (!(arr = json_loadb(line, n, 0, NULL))) {
+        fprintf(stderr, "otsyncctl: the reply is not JSON\n");
+        goto out;
+    }
+    print_instances(arr);
+    json_decref(arr);
+    rc = 0;
+out:
+    json_decref(head);
+    free(r.buf);
+    return rc;
+}
+
 static void
 load_config(struct opts *o)
 {
@@ -660,9 +746,15 @@ main(int argc, char **argv)
         }
     if ((rc = build_request(argc - optind, argv + optind, &o, &req)) != 0)
         return rc;
+    o.req = req;
     load_config(&o);
     sock = o.socket ? o.socket : o.sock_from_conf ? o.sock_from_conf : "/run/otsync/otsyncd.sock";
     fd = connect_socket(sock);
+    if (fd >= 0 && !strcmp(argv[optind], "instances")) {
+        rc = instances_live(fd, &o);
+        close(fd);
+        goto out;
+    }
     if (fd >= 0) {
         rep = ask(fd, req, &why);
         close(fd);
@@ -701,9 +793,14 @@ main(int argc, char **argv)
     }
     {
         const char *cmd = argv[optind];
-        if (!strcmp(cmd, "instances"))
-            o.json ? print_json(json_object_get(rep, "instances"))
-                   : print_instances(json_object_get(rep, "instances"));
+        if (!strcmp(cmd, "instances") && o.json) {
+            /* one line, as the daemon sends it */
+            char *s = json_dumps(json_object_get(rep, "instances"), JSON_COMPACT);
+            if (s)
+                puts(s);
+            free(s);
+        } else if (!strcmp(cmd, "instances"))
+            print_instances(json_object_get(rep, "instances"));
         else if (!strcmp(cmd, "show"))
             o.json ? print_json(json_object_get(rep, "instance"))
                    : print_show(json_object_get(rep, "instance"));

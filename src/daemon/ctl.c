@@ -109,6 +109,26 @@ reply(struct conn *c, json_t *rep)
     }
 }
 
+/* Sends text (taken) as it is; it ends with its newline. */
+static void
+reply_raw(struct conn *c, char *text, size_t len)
+{
+    struct wreq *r;
+    uv_buf_t b;
+
+    if (!text || c->closing || !(r = calloc(1, sizeof(*r)))) {
+        free(text);
+        return;
+    }
+    r->text = text;
+    b = uv_buf_init(text, (unsigned)len);
+    if (uv_write(&r->req, (uv_stream_t *)&c->pipe, &b, 1, on_written) < 0) {
+        free(text);
+        free(r);
+        conn_close(c);
+    }
+}
+
 static json_t *
 fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -255,8 +275,28 @@ day_range(const char *date, time_t *from, time_t *to)
     return 0;
 }
 
+/* Appends to a growing buffer; false when out of memory. */
+static bool
+buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t nc = *cap ? *cap : 65536;
+        char *nb;
+        while (nc < *len + n + 1)
+            nc *= 2;
+        if (!(nb = realloc(*buf, nc)))
+            return false;
+        *buf = nb;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    return true;
+}
+
+/* Sends the two-line reply of ctlproto.h itself; returns NULL, or a failure to send instead. */
 static json_t *
-do_instances(struct daemon *d, const json_t *req)
+do_instances(struct daemon *d, struct conn *c, const json_t *req)
 {
     const char *task = json_string_value(json_object_get(req, "task"));
     const char *date = json_string_value(json_object_get(req, "date"));
@@ -264,8 +304,9 @@ do_instances(struct daemon *d, const json_t *req)
     int want = st ? sched_state_parse(st) : -1;
     time_t from = 0, to = 0;
     struct hinst *const *all;
-    size_t n = state_list(d->state, &all), i, lo = 0;
-    json_t *arr = json_array();
+    size_t n = state_list(d->state, &all), i, lo = 0, count = 0, len = 0, cap = 0;
+    char *buf = NULL, head[64];
+    bool good = true;
 
     if (date && day_range(date, &from, &to) < 0)
         return fail("instances: bad date '%s'", date);
@@ -280,15 +321,38 @@ do_instances(struct daemon *d, const json_t *req)
                 hi = mid;
         }
     }
-    for (i = lo; i < n && arr; i++) {
-        const struct hinst *h = all[i];
+    good = buf_add(&buf, &len, &cap, "[", 1);
+    for (i = lo; i < n && good; i++) {
+        struct hinst *h = all[i];
+        const char *text;
+        size_t tl;
         if (date && h->cyctime >= to)
             break;
         if ((task && strcmp(task, h->task) != 0) || (want >= 0 && (int)h->state != want))
             continue;
-        json_array_append_new(arr, inst_json(d, h, false));
+        if (count++ && !buf_add(&buf, &len, &cap, ",", 1)) {
+            good = false;
+            break;
+        }
+        if (h->state == SCHED_WAITING || h->state == SCHED_RETRY_WAIT) {
+            /* live detail (what it waits for) is not cached */
+            json_t *o = inst_json(d, h, false);
+            char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            json_decref(o);
+            good = t && buf_add(&buf, &len, &cap, t, strlen(t));
+            free(t);
+        } else {
+            good = (text = state_inst_text(h, &tl)) && buf_add(&buf, &len, &cap, text, tl);
+        }
     }
-    return json_pack("{s:b, s:o}", "ok", 1, "instances", arr);
+    if (!good || !buf_add(&buf, &len, &cap, "]\n", 2)) {
+        free(buf);
+        return fail("out of memory");
+    }
+    snprintf(head, sizeof(head), "{\"ok\":true,\"count\":%zu}\n", count);
+    reply_raw(c, strdup(head), strlen(head));
+    reply_raw(c, buf, len);
+    return NULL;
 }
 
 static json_t *
@@ -557,8 +621,12 @@ handle(struct conn *c, const char *line, size_t len)
         rep = do_status(d);
     else if (strcmp(cmd, "tasks") == 0)
         rep = do_tasks(d);
-    else if (strcmp(cmd, "instances") == 0)
-        rep = do_instances(d, req);
+    else if (strcmp(cmd, "instances") == 0) {
+        if (!(rep = do_instances(d, c, req))) {
+            json_decref(req);
+            return;     /* sent */
+        }
+    }
     else if (strcmp(cmd, "show") == 0)
         rep = do_show(d, id);
     else if (strcmp(cmd, "rerun") == 0)

@@ -94,7 +94,7 @@ run_day() {     # run_day DIR KILLS
 
 table() {   # table DIR: "id state" of every instance scheduled up to 00:00 the next day
     "$CTL" -c "$1/otsyncd.yaml" --json instances \
-        | grep -o '"id": "[^"]*"\|"state": "[^"]*"' | cut -d'"' -f4 | paste - - \
+        | grep -o '"id": *"[^"]*"\|"state": *"[^"]*"' | cut -d'"' -f4 | paste - - \
         | awk '{ split($1, a, "@"); if (a[2] <= "20181017000000") print }' | sort
 }
 

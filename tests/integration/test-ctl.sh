@@ -50,6 +50,7 @@ ctl() { "$CTL" -c "$WORK/otsyncd.yaml" "$@"; }
 # out WORDS...: runs otsyncctl, keeping stdout in $OUT, stderr in $ERR, status in $RC
 out() { ctl "$@" > "$WORK/out" 2> "$WORK/err"; RC=$?; OUT=$(cat "$WORK/out"); ERR=$(cat "$WORK/err"); }
 has() { grep -q -- "$1" <<< "$2"; }
+count() { grep -o -- "$1" "$2" | wc -l; }   # occurrences, also within one line
 state_of() { ctl --json show "$1" 2>/dev/null | grep -o '"state": "[a-z_]*"' | head -n 1 | cut -d'"' -f4; }
 is_state() { [ "$(state_of "$1")" = "$2" ]; }
 start_daemon() {
@@ -96,12 +97,13 @@ out instances --json --task ok5 --date 2018-10-16
 for f in id task cyctime state attempts params; do
     check "instances --json objects have '$f'" has "\"$f\":" "$OUT"
 done
-check "instances --json renders params" has '"startTime": "20181015235500"' "$OUT"
-check "instances --json redacts a secret param" has '"secretToken": "<redacted>"' "$OUT"
+check "instances --json is one JSON array" grep -q '^\[{.*}\]$' "$WORK/out"
+check "instances --json renders params" has '"startTime": *"20181015235500"' "$OUT"
+check "instances --json redacts a secret param" has '"secretToken": *"<redacted>"' "$OUT"
 check "no secret in instances output" test "$(grep -c s3cr3t-value "$WORK/out")" -eq 0
 out instances --state failed --json
 check "instances --state failed lists only failed ones" \
-    test "$(grep -c '"state": "failed"' "$WORK/out")" -ge 1 -a "$(grep -c '"state": "success"' "$WORK/out")" -eq 0
+    test "$(count '"state": *"failed"' "$WORK/out")" -ge 1 -a "$(count '"state": *"success"' "$WORK/out")" -eq 0
 out instances --date 2018-13-45
 check_eq "instances with a bad date is a usage error" 2 "$RC"
 check "the bad date is named" has "date" "$ERR"
@@ -189,7 +191,7 @@ check_eq "backfill exits 0" 0 "$RC"
 check "backfill says how many it created" has "5 instance(s) created" "$OUT"
 wait_for 15 is_state chain@20181015232000 success || true
 out instances --task chain --date 2018-10-15 --json
-check_eq "backfilled instances all succeeded" 5 "$(grep -c '"state": "success"' "$WORK/out")"
+check_eq "backfilled instances all succeeded" 5 "$(count '"state": *"success"' "$WORK/out")"
 out backfill chain --from 2018-10-15T23:00:00
 check_eq "backfill without --to is a usage error" 2 "$RC"
 out backfill chain --from 2030-01-01T00:00:00 --to 2030-01-02T00:00:00
@@ -221,13 +223,13 @@ check "SIGHUP reload shows ok in status" true
 
 # --- the daemon down: read-only commands read the journal
 out instances --json
-before=$(grep -c '"id":' "$WORK/out")
+before=$(count '"id":' "$WORK/out")
 stop_daemon
 out status
 check_eq "status with the daemon down exits 0" 0 "$RC"
 check "status says the daemon is not running" has "not running" "$OUT"
 out instances --json
-check_eq "instances with the daemon down lists the same instances" "$before" "$(grep -c '"id":' "$WORK/out")"
+check_eq "instances with the daemon down lists the same instances" "$before" "$(count '"id":' "$WORK/out")"
 out show chain@20181016001000
 check "show with the daemon down works" has "success" "$OUT"
 out rerun chain@20181016001000
@@ -239,8 +241,8 @@ check "no secret reached the daemon log" test "$(grep -c s3cr3t-value "$WORK/dae
 # --- restart: every instance is still known, none twice
 start_daemon 2018-10-16T01:00:00
 out instances --json
-check "after a restart no instance is lost" test "$(grep -c '"id":' "$WORK/out")" -ge "$before"
-check_eq "after a restart no id appears twice" "" "$(grep -o '"id": "[^"]*"' "$WORK/out" | sort | uniq -d)"
+check "after a restart no instance is lost" test "$(count '"id":' "$WORK/out")" -ge "$before"
+check_eq "after a restart no id appears twice" "" "$(grep -o '"id": *"[^"]*"' "$WORK/out" | sort | uniq -d)"
 stop_daemon
 check "the daemon replayed its journal" grep -q 'journal .* replayed' "$WORK/daemon.log"
 finish
