@@ -550,6 +550,10 @@ build_request(int argc, char **argv, struct opts *o, json_t **ret)
         json_decref(req);
         return usage_error("backfill needs --from TIME and --to TIME");
     }
+    if (o->follow && o->json) {
+        json_decref(req);
+        return usage_error("log: -f and --json do not go together");
+    }
     if (!strcmp(cmd, "render") && !json_object_get(req, "at")) {
         json_decref(req);
         return usage_error("render needs --at TIME");
@@ -608,6 +612,28 @@ do_log(struct opts *o, json_t *req, json_t *rep, const char *sock)
     if (!path) {
         json_decref(rep);
         return EXIT_NO;
+    }
+    if (o->json) {
+        /* the lines as a JSON array, for scripts */
+        FILE *f = fopen(path, "r");
+        json_t *lines = json_array(), *out;
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while (f && (n = getline(&line, &cap, f)) >= 0) {
+            if (n > 0 && line[n - 1] == '\n')
+                line[--n] = '\0';
+            json_array_append_new(lines, json_stringn(line, (size_t)n));
+        }
+        free(line);
+        if (f)
+            fclose(f);
+        out = json_pack("{s:s, s:s, s:s, s:o}", "id", str(inst, "id", ""), "state",
+                        str(inst, "state", ""), "log", path, "lines", lines);
+        print_json(out);
+        json_decref(out);
+        json_decref(rep);
+        return 0;
     }
     if (cat_file(path, &off) < 0 && final_state(str(inst, "state", ""))) {
         fprintf(stderr, "otsyncctl: %s: %s\n", path, strerror(errno));

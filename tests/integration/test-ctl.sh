@@ -126,6 +126,10 @@ check "and says so" has "no instance" "$ERR"
 out log chain@20181016001000
 check "log prints the attempt" has -- "--- attempt 1 started" "$OUT"
 check "log prints the job's error" has "failIfExists" "$OUT"
+out log --json chain@20181016001000
+check "log --json gives the lines as an array" has '"lines": \[' "$OUT"
+out log -f --json chain@20181016001000
+check_eq "log -f --json is a usage error" 2 "$RC"
 out log
 check_eq "log without an id is a usage error" 2 "$RC"
 
@@ -148,6 +152,9 @@ out kill slow@20181016000100
 check_eq "kill of a finished instance exits 1" 1 "$RC"
 out kill --json
 check_eq "kill without an id is a usage error" 2 "$RC"
+out kill --json missing@20181016000000
+check_eq "kill --json of an unknown instance exits 1" 1 "$RC"
+check "kill --json gives the error as JSON" has '"ok": false' "$OUT"
 
 # --- set-success: bad@00:02 failed for good
 wait_for 10 is_state bad@20181016000200 failed || not_ok "bad@00:02 failed"
@@ -167,6 +174,9 @@ check_eq "rerun: chain@00:10 succeeded" success "$(state_of chain@20181016001000
 check_eq "rerun released chain@00:15" success "$(state_of chain@20181016001500)"
 out rerun chain@20181016001500 extra
 check_eq "rerun with an extra argument is a usage error" 2 "$RC"
+out rerun --json chain@20181016001500
+check_eq "rerun --json exits 0" 0 "$RC"
+check "rerun --json says ok" has '"ok": true' "$OUT"
 
 # --- pause / resume
 out pause ok5
@@ -194,6 +204,8 @@ out instances --task chain --date 2018-10-15 --json
 check_eq "backfilled instances all succeeded" 5 "$(count '"state": *"success"' "$WORK/out")"
 out backfill chain --from 2018-10-15T23:00:00
 check_eq "backfill without --to is a usage error" 2 "$RC"
+out backfill --json chain --from 2018-10-15T23:00:00 --to 20181015230500
+check "backfill --json says how many it created" has '"created": 2' "$OUT"
 out backfill chain --from 2030-01-01T00:00:00 --to 2030-01-02T00:00:00
 check_eq "backfill into the future exits 1" 1 "$RC"
 
@@ -208,8 +220,10 @@ out reload
 check_eq "reload of a valid change exits 0" 0 "$RC"
 check "reload reports the new task count" has "5 task" "$OUT"
 echo "  - name: [broken" >> "$WORK/tasks.d/extra.yaml"
-out reload
+out reload --json
 check_eq "reload of a broken catalogue exits 1" 1 "$RC"
+check "reload --json lists the errors" has '"errors": \[' "$OUT"
+out reload
 check "reload prints the error with file:line:col" grep -q 'extra.yaml:[0-9]*:[0-9]*' "$WORK/err"
 out status
 check "status shows the failed reload" has "FAILED" "$OUT"
@@ -220,6 +234,11 @@ kill -HUP "$DPID"
 wait_for 5 sh -c "'$CTL' -c '$WORK/otsyncd.yaml' status | grep -q 'last reload  *ok'" \
     || not_ok "SIGHUP reloads"
 check "SIGHUP reload shows ok in status" true
+
+# --- SIGTERM with an instance running: after the grace period it is stopped and recorded as
+# interrupted, and the next start runs it again
+out rerun slow@20181016000100
+wait_for 10 is_state slow@20181016000100 running || not_ok "slow@00:01 runs again"
 
 # --- the daemon down: read-only commands read the journal
 out instances --json
@@ -232,6 +251,9 @@ out instances --json
 check_eq "instances with the daemon down lists the same instances" "$before" "$(count '"id":' "$WORK/out")"
 out show chain@20181016001000
 check "show with the daemon down works" has "success" "$OUT"
+out show --json slow@20181016000100
+check "an instance running at SIGTERM is recorded as interrupted" has '"reason": "interrupted' "$OUT"
+check_eq "and waits to run again" waiting "$(state_of slow@20181016000100)"
 out rerun chain@20181016001000
 check_eq "rerun with the daemon down exits 3" 3 "$RC"
 check "and says it cannot reach the daemon" has "cannot reach" "$ERR"
@@ -240,6 +262,7 @@ check "no secret reached the daemon log" test "$(grep -c s3cr3t-value "$WORK/dae
 
 # --- restart: every instance is still known, none twice
 start_daemon 2018-10-16T01:00:00
+wait_for 10 is_state slow@20181016000100 running || not_ok "the interrupted instance runs again after a restart"
 out instances --json
 check "after a restart no instance is lost" test "$(count '"id":' "$WORK/out")" -ge "$before"
 check_eq "after a restart no id appears twice" "" "$(grep -o '"id": *"[^"]*"' "$WORK/out" | sort | uniq -d)"
