@@ -119,6 +119,7 @@ struct reader {
     int fd;
     char *buf;
     size_t len, cap;
+    size_t scanned;     /* bytes known to hold no newline: a 60 MB line is searched once */
     const char *why;
 };
 
@@ -128,19 +129,22 @@ read_line(struct reader *r, size_t *ret_len)
 {
     for (;;) {
         struct pollfd p = {r->fd, POLLIN, 0};
-        char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
+        char *nl = r->len > r->scanned ? memchr(r->buf + r->scanned, '\n', r->len - r->scanned)
+                                        : NULL;
         ssize_t n;
         if (nl) {
             *ret_len = (size_t)(nl - r->buf);
             *nl = '\0';
+            r->scanned = 0;
             return r->buf;
         }
+        r->scanned = r->len;
         if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0) {
             r->why = "no reply within 30 s";
             return NULL;
         }
-        if (r->len + 65536 > r->cap) {
-            size_t cap = r->cap ? r->cap * 2 : 131072;
+        if (r->len + 262144 > r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 524288;
             char *nb = realloc(r->buf, cap);
             if (!nb) {
                 r->why = "out of memory";
@@ -149,7 +153,9 @@ read_line(struct reader *r, size_t *ret_len)
             r->buf = nb;
             r->cap = cap;
         }
-        n = recv(r->fd, r->buf + r->len, r->cap - r->len - 1, 0);
+        n = recv(r->fd, r->buf + r->len, r->cap - r->len - 1, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            continue;
         if (n <= 0) {
             r->why = n == 0 ? "the daemon closed the connection" : strerror(errno);
             return NULL;
@@ -688,14 +694,39 @@ instances_live(int fd, struct opts *o)
         rc = EXIT_NO;
         goto out;
     }
-    if (!(line = read_line(&r, &n))) {
-        fprintf(stderr, "otsyncctl: %s\n", r.why);
+    if (o->json) {
+        /* the array line goes to stdout as it arrives, never whole in memory */
+        bool end = false;
+        while (!end) {
+            struct pollfd p = {r.fd, POLLIN, 0};
+            ssize_t got;
+            if (r.len) {
+                end = r.buf[r.len - 1] == '\n';
+                if (fwrite(r.buf, 1, r.len, stdout) != r.len)
+                    break;
+                r.len = 0;
+                continue;
+            }
+            if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0) {
+                r.why = "no reply within 30 s";
+                break;
+            }
+            got = recv(r.fd, r.buf, r.cap - 1, 0);
+            if (got <= 0) {
+                r.why = got == 0 ? "the daemon closed the connection" : strerror(errno);
+                break;
+            }
+            r.len = (size_t)got;
+        }
+        if (!end) {
+            fprintf(stderr, "otsyncctl: %s\n", r.why ? r.why : "output error");
+            goto out;
+        }
+        rc = fflush(stdout) == 0 ? 0 : EXIT_NO;
         goto out;
     }
-    if (o->json) {
-        line[n] = '\n';
-        fwrite(line, 1, n + 1, stdout);
-        rc = fflush(stdout) == 0 ? 0 : EXIT_NO;
+    if (!(line = read_line(&r, &n))) {
+        fprintf(stderr, "otsyncctl: %s\n", r.why);
         goto out;
     }
     if (!(arr = json_loadb(line, n, 0, NULL))) {
