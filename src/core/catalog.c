@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "otsync/strhash.h"
 #include "otsync/catalog.h"
 #include "otsync/vars.h"
 #include "yamlnode.h"
@@ -42,16 +43,6 @@ struct loader {
     size_t names_size;
 };
 
-static size_t
-name_hash(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return h;
-}
-
 /* The index of the task called `name` so far, or (size_t)-1. */
 static size_t
 names_find(const struct loader *L, const char *name)
@@ -60,7 +51,7 @@ names_find(const struct loader *L, const char *name)
 
     if (!L->names_size)
         return (size_t)-1;
-    for (i = name_hash(name) & (L->names_size - 1); L->names[i];
+    for (i = otsync_strhash(name) & (L->names_size - 1); L->names[i];
          i = (i + 1) & (L->names_size - 1))
         if (strcmp(L->cat->tasks[L->names[i] - 1].name, name) == 0)
             return L->names[i] - 1;
@@ -82,12 +73,13 @@ names_add(struct loader *L)
         L->names = nn;
         L->names_size = size;
         for (k = 0; k + 1 < n; k++) {
-            for (i = name_hash(L->cat->tasks[k].name) & (size - 1); nn[i]; i = (i + 1) & (size - 1))
-                ;
+            i = otsync_strhash(L->cat->tasks[k].name) & (size - 1);
+            while (nn[i])
+                i = (i + 1) & (size - 1);
             nn[i] = k + 1;
         }
     }
-    for (i = name_hash(L->cat->tasks[n - 1].name) & (L->names_size - 1); L->names[i];
+    for (i = otsync_strhash(L->cat->tasks[n - 1].name) & (L->names_size - 1); L->names[i];
          i = (i + 1) & (L->names_size - 1))
         ;
     L->names[i] = n;

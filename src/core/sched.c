@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "otsync/strhash.h"
 #include "otsync/sched.h"
 #include "otsync/vars.h"
 
@@ -59,16 +60,6 @@ struct sched {
 
 /* ---- tasks by name ---- */
 
-static size_t
-hash_str(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return h;
-}
-
 static struct sched_task *
 task_find(const struct sched *s, const char *name)
 {
@@ -76,7 +67,7 @@ task_find(const struct sched *s, const char *name)
 
     if (!s->hash_size)
         return NULL;
-    for (i = hash_str(name) & (s->hash_size - 1); s->hash[i]; i = (i + 1) & (s->hash_size - 1))
+    for (i = otsync_strhash(name) & (s->hash_size - 1); s->hash[i]; i = (i + 1) & (s->hash_size - 1))
         if (strcmp(s->hash[i]->name, name) == 0)
             return s->hash[i];
     return NULL;
@@ -91,7 +82,7 @@ hash_grow(struct sched *s)
     if (!h)
         return -OTSYNC_ENOMEM;
     for (i = 0; i < s->task_count; i++) {
-        for (j = hash_str(s->tasks[i]->name) & (size - 1); h[j]; j = (j + 1) & (size - 1))
+        for (j = otsync_strhash(s->tasks[i]->name) & (size - 1); h[j]; j = (j + 1) & (size - 1))
             ;
         h[j] = s->tasks[i];
     }
@@ -129,7 +120,7 @@ task_add(struct sched *s, const char *name)
     t->due = (time_t)-1;
     t->order = s->task_count;
     s->tasks[s->task_count++] = t;
-    for (j = hash_str(name) & (s->hash_size - 1); s->hash[j]; j = (j + 1) & (s->hash_size - 1))
+    for (j = otsync_strhash(name) & (s->hash_size - 1); s->hash[j]; j = (j + 1) & (s->hash_size - 1))
         ;
     s->hash[j] = t;
     return t;

@@ -15,6 +15,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "otsync/strhash.h"
 #include "otsync/vars.h"
 #include "otsync/state.h"
 
@@ -28,16 +29,6 @@ struct state {
     json_t *last_reload;        /* the latest reload record, or NULL */
     uint64_t records;           /* applied since start (replay included) */
 };
-
-static size_t
-hash_str(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return h;
-}
 
 struct state *
 state_new(void)
@@ -89,7 +80,7 @@ state_get(struct state *st, const char *id)
 
     if (!st->hash_size)
         return NULL;
-    for (i = hash_str(id) & (st->hash_size - 1); st->hash[i]; i = (i + 1) & (st->hash_size - 1))
+    for (i = otsync_strhash(id) & (st->hash_size - 1); st->hash[i]; i = (i + 1) & (st->hash_size - 1))
         if (strcmp(st->hash[i]->id, id) == 0)
             return st->hash[i];
     return NULL;
@@ -100,7 +91,7 @@ hash_put(struct hinst **hash, size_t size, struct hinst *h)
 {
     size_t i;
 
-    for (i = hash_str(h->id) & (size - 1); hash[i]; i = (i + 1) & (size - 1))
+    for (i = otsync_strhash(h->id) & (size - 1); hash[i]; i = (i + 1) & (size - 1))
         ;
     hash[i] = h;
 }

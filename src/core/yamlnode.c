@@ -155,13 +155,33 @@ struct span {
     size_t line, column;    /* of start, 0-based */
 };
 
+/* Appends the span that starts at ev; false when out of memory. */
+static bool
+add_span(struct span **v, size_t *n, size_t *cap, const yaml_event_t *ev)
+{
+    struct span *nv;
+
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        if (!(nv = realloc(*v, *cap * sizeof(**v))))
+            return false;
+        *v = nv;
+    }
+    (*v)[*n].start = ev->start_mark.index;
+    (*v)[*n].end = ev->end_mark.index;     /* a container's end comes with its end event */
+    (*v)[*n].line = ev->start_mark.line;
+    (*v)[*n].column = ev->start_mark.column;
+    (*n)++;
+    return true;
+}
+
 /* Pass 1: the spans of the items, from events alone. 1 on the expected layout, 0 otherwise. */
 static int
 find_items(const char *text, size_t len, const char *key, struct span **ret, size_t *ret_n)
 {
     yaml_parser_t parser;
     yaml_event_t ev;
-    struct span *v = NULL, *nv;
+    struct span *v = NULL;
     size_t n = 0, cap = 0;
     int depth = 0, state = 0, result = 0;
     /* state: 0 before the root mapping, 1 at a root key, 2 at the value of `key`,
@@ -208,19 +228,11 @@ find_items(const char *text, size_t len, const char *key, struct span **ret, siz
             }
             break;
         item_start:
-            if (n == cap) {
-                cap = cap ? cap * 2 : 256;
-                if (!(nv = realloc(v, cap * sizeof(*v)))) {
-                    yaml_event_delete(&ev);
-                    result = -1;
-                    goto out;
-                }
-                v = nv;
+            if (!add_span(&v, &n, &cap, &ev)) {
+                yaml_event_delete(&ev);
+                result = -1;
+                goto out;
             }
-            v[n].start = ev.start_mark.index;
-            v[n].line = ev.start_mark.line;
-            v[n].column = ev.start_mark.column;
-            n++;
             depth = 1;
             break;
         case YAML_MAPPING_END_EVENT:
@@ -241,20 +253,11 @@ find_items(const char *text, size_t len, const char *key, struct span **ret, siz
                 state = 2;
             } else if (state == 3 && depth == 0) {
                 /* a scalar item: its own document says what is wrong with it */
-                if (n == cap) {
-                    cap = cap ? cap * 2 : 256;
-                    if (!(nv = realloc(v, cap * sizeof(*v)))) {
-                        yaml_event_delete(&ev);
-                        result = -1;
-                        goto out;
-                    }
-                    v = nv;
+                if (!add_span(&v, &n, &cap, &ev)) {
+                    yaml_event_delete(&ev);
+                    result = -1;
+                    goto out;
                 }
-                v[n].start = ev.start_mark.index;
-                v[n].end = ev.end_mark.index;
-                v[n].line = ev.start_mark.line;
-                v[n].column = ev.start_mark.column;
-                n++;
             } else if (state != 3) {
                 goto fail;      /* another root key, or `key` not a list */
             }

@@ -379,40 +379,11 @@ do_rerun(struct daemon *d, const char *id)
         return fail("no instance %s", id);
     } else {
         /* freed by the scheduler: take it back, with the values it was rendered with */
-        struct sched_adopt a;
-        const char **names = NULL, **values = NULL, *k;
-        size_t np = h->params ? json_object_size(h->params) : 0, i = 0;
-        json_t *v;
         if (h->state == SCHED_RUNNING || h->state == SCHED_WAITING
             || h->state == SCHED_RETRY_WAIT)
             return fail("%s is %s, not finished: nothing to rerun", id,
                         sched_state_name(h->state));
-        names = calloc(np + 1, sizeof(*names));
-        values = calloc(np + 1, sizeof(*values));
-        if (!names || !values) {
-            free(names);
-            free(values);
-            return fail("out of memory");
-        }
-        if (np)
-            json_object_foreach(h->params, k, v) {
-                names[i] = k;
-                values[i++] = json_string_value(v) ? json_string_value(v) : "";
-            }
-        memset(&a, 0, sizeof(a));
-        a.task = h->task;
-        a.cyctime = h->cyctime;
-        a.state = SCHED_WAITING;
-        a.attempts = h->attempts;
-        a.rerun_base = h->attempts;
-        a.param_count = np;
-        a.names = names;
-        a.values = values;
-        a.created_at = h->created_at;
-        inst = sched_adopt(d->sched, &a, now_s(d), &err);
-        free(names);
-        free(values);
-        if (!inst)
+        if (!persist_adopt(d, h, SCHED_WAITING, h->attempts, now_s(d), &err))
             return fail("%s", err.msg);
         persist_event(d, json_pack("{s:s, s:s, s:s, s:i, s:i}", "t", "state", "id", id, "state",
                                    "waiting", "attempt", h->attempts, "base", h->attempts),
@@ -653,14 +624,6 @@ handle(struct conn *c, const char *line, size_t len)
 }
 
 static void
-on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    buf->base = malloc(suggested);
-    buf->len = buf->base ? suggested : 0;
-}
-
-static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = s->data;
@@ -724,7 +687,7 @@ on_connection(uv_stream_t *server, int status)
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0
         && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
         c->uid = (int)cred.uid;
-    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&c->pipe, daemon_on_alloc, on_read);
 }
 
 /* True when something answers on path: another otsyncd owns it. */

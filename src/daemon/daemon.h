@@ -43,6 +43,10 @@ struct runner;
 struct ctl;
 struct journal;
 struct state;
+struct hinst;
+
+/* A libuv alloc callback: malloc of the suggested size (0 bytes when out of memory). */
+void daemon_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
 #define KILL_AFTER_TERM_MS 5000     /* after the grace period: SIGTERM, then SIGKILL */
 
@@ -99,6 +103,11 @@ void persist_event(struct daemon *d, json_t *rec, bool durable);
 /* After the replay and sched_set_catalog: positions, pauses, unfinished instances (running
  * ones as interrupted). */
 int persist_restore(struct daemon *d, struct otsync_err *err) OTSYNC_WUR;
+/* Hands the scheduler an instance it no longer holds, as h tells it, in `state`, with
+ * `base` attempts that do not count against retries. NULL with err when it cannot. */
+struct sched_instance *persist_adopt(struct daemon *d, const struct hinst *h,
+                                     enum sched_state state, int base, time_t now,
+                                     struct otsync_err *err);
 /* The loop turn's end: flush the journal, then spawn what waited for it. */
 void persist_flush(struct daemon *d);
 int persist_compact(struct daemon *d, struct otsync_err *err) OTSYNC_WUR;

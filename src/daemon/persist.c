@@ -173,11 +173,12 @@ is_final(enum sched_state s)
     return s == SCHED_SUCCESS || s == SCHED_FAILED || s == SCHED_KILLED || s == SCHED_SKIPPED;
 }
 
-static void
-adopt(struct daemon *d, const struct hinst *h, enum sched_state state, int base, time_t now)
+struct sched_instance *
+persist_adopt(struct daemon *d, const struct hinst *h, enum sched_state state, int base,
+              time_t now, struct otsync_err *err)
 {
+    struct sched_instance *inst;
     struct sched_adopt a;
-    struct otsync_err err;
     const char **names = NULL, **values = NULL;
     const char *k;
     json_t *v;
@@ -185,8 +186,8 @@ adopt(struct daemon *d, const struct hinst *h, enum sched_state state, int base,
 
     if (n && (!(names = calloc(n, sizeof(*names))) || !(values = calloc(n, sizeof(*values))))) {
         free(names);
-        log_error("restore %s: out of memory", h->id);
-        return;
+        otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+        return NULL;
     }
     if (n)
         json_object_foreach(h->params, k, v) {
@@ -208,10 +209,20 @@ adopt(struct daemon *d, const struct hinst *h, enum sched_state state, int base,
     a.created_at = h->created_at;
     a.started_at = h->started_at;
     a.ended_at = h->ended_at;
-    if (!sched_adopt(d->sched, &a, now, &err) && err.code != OTSYNC_ENOENT)
-        log_warn("restore %s: %s", h->id, err.msg);
+    inst = sched_adopt(d->sched, &a, now, err);
     free(names);
     free(values);
+    return inst;
+}
+
+/* At restart: an instance of a task that left the catalogue stays in the journal only. */
+static void
+adopt(struct daemon *d, const struct hinst *h, enum sched_state state, int base, time_t now)
+{
+    struct otsync_err err;
+
+    if (!persist_adopt(d, h, state, base, now, &err) && err.code != OTSYNC_ENOENT)
+        log_warn("restore %s: %s", h->id, err.msg);
 }
 
 int

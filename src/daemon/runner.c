@@ -220,8 +220,8 @@ on_close(uv_handle_t *h)
     child_maybe_done(c);
 }
 
-static void
-on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void
+daemon_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)h;
     buf->base = malloc(suggested);
@@ -600,8 +600,8 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
     }
     c->events = 3;
     c->closes = 3;
-    uv_read_start((uv_stream_t *)&c->out, on_alloc, on_read);
-    uv_read_start((uv_stream_t *)&c->err, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&c->out, daemon_on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&c->err, daemon_on_alloc, on_read);
     wb = uv_buf_init(c->job, (unsigned)strlen(c->job));
     c->wreq.data = c;
     if (uv_write(&c->wreq, (uv_stream_t *)&c->in, &wb, 1, on_written) < 0) {
