@@ -25,8 +25,8 @@ struct hinst {
     int pid;                    /* of the running attempt, else 0 */
     time_t created_at, started_at, ended_at, next_try_at;
     char *reason;
-    json_t *params;             /* rendered values, secrets redacted */
-    json_t *stats;              /* the last attempt's summary, or NULL */
+    char *params;               /* rendered values, secrets redacted: a JSON object's text */
+    char *stats;                /* the last attempt's summary as JSON text, or NULL */
     bool backfill;
     char *json;                 /* state_inst_text's cache; dropped at every change */
     size_t json_len;
@@ -56,6 +56,10 @@ bool state_paused(const struct state *st, const char *task);
 const json_t *state_paused_tasks(const struct state *st);      /* task -> true */
 const json_t *state_last_reload(const struct state *st);       /* NULL before any */
 uint64_t state_records(const struct state *st);
+
+/* h's params as a JSON object (returns new; an empty one when it has none). Kept as text,
+ * because a day of 10,000 tasks' instances in jansson trees would not fit. */
+json_t *state_params(const struct hinst *h);
 
 /* The documented JSON of one instance (otsyncctl --json): returns new. */
 json_t *state_inst_json(const struct hinst *h, bool with_stats);

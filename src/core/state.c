@@ -51,8 +51,8 @@ hinst_free(struct hinst *h)
     free(h->id);
     free(h->task);
     free(h->reason);
-    json_decref(h->params);
-    json_decref(h->stats);
+    free(h->params);
+    free(h->stats);
     free(h->json);
     free(h);
 }
@@ -180,12 +180,12 @@ apply_fields(struct hinst *h, const json_t *rec)
     if (json_object_get(rec, "base"))
         h->rerun_base = (int)jint(rec, "base");
     if ((v = json_object_get(rec, "params")) && json_is_object(v)) {
-        json_decref(h->params);
-        h->params = json_incref(v);
+        free(h->params);
+        h->params = json_object_size(v) ? json_dumps(v, JSON_COMPACT) : NULL;
     }
     if ((v = json_object_get(rec, "stats")) && json_is_object(v)) {
-        json_decref(h->stats);
-        h->stats = json_incref(v);
+        free(h->stats);
+        h->stats = json_dumps(v, JSON_COMPACT);
     }
     if (json_object_get(rec, "pid"))
         h->pid = (int)jint(rec, "pid");
@@ -329,6 +329,18 @@ state_records(const struct state *st)
 }
 
 json_t *
+state_params(const struct hinst *h)
+{
+    json_t *p = h->params ? json_loads(h->params, 0, NULL) : NULL;
+
+    if (p && !json_is_object(p)) {
+        json_decref(p);
+        p = NULL;
+    }
+    return p ? p : json_object();
+}
+
+json_t *
 state_inst_json(const struct hinst *h, bool with_stats)
 {
     char ts[15];
@@ -338,7 +350,7 @@ state_inst_json(const struct hinst *h, bool with_stats)
 
     if (!o)
         return NULL;
-    json_object_set_new(o, "params", h->params ? json_incref(h->params) : json_object());
+    json_object_set_new(o, "params", state_params(h));
     if (h->reason)
         json_object_set_new(o, "reason", json_string(h->reason));
     if (h->created_at)
@@ -353,8 +365,11 @@ state_inst_json(const struct hinst *h, bool with_stats)
         json_object_set_new(o, "pid", json_integer(h->pid));
     if (h->backfill)
         json_object_set_new(o, "backfill", json_true());
-    if (with_stats && h->stats)
-        json_object_set_new(o, "stats", json_incref(h->stats));
+    if (with_stats && h->stats) {
+        json_t *stats = json_loads(h->stats, 0, NULL);
+        if (stats)
+            json_object_set_new(o, "stats", stats);
+    }
     return o;
 }
 

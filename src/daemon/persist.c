@@ -181,16 +181,17 @@ persist_adopt(struct daemon *d, const struct hinst *h, enum sched_state state, i
     struct sched_adopt a;
     const char **names = NULL, **values = NULL;
     const char *k;
-    json_t *v;
-    size_t n = h->params ? json_object_size(h->params) : 0, i = 0;
+    json_t *v, *params = state_params(h);
+    size_t n = json_object_size(params), i = 0;
 
     if (n && (!(names = calloc(n, sizeof(*names))) || !(values = calloc(n, sizeof(*values))))) {
         free(names);
+        json_decref(params);
         otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
         return NULL;
     }
     if (n)
-        json_object_foreach(h->params, k, v) {
+        json_object_foreach(params, k, v) {
             names[i] = k;
             values[i] = json_string_value(v) ? json_string_value(v) : "";
             i++;
@@ -212,6 +213,7 @@ persist_adopt(struct daemon *d, const struct hinst *h, enum sched_state state, i
     inst = sched_adopt(d->sched, &a, now, err);
     free(names);
     free(values);
+    json_decref(params);
     return inst;
 }
 
