@@ -78,7 +78,9 @@ struct daemon_config {
     char *runner;           /* default the otsync-run installed beside otsyncd */
     int log_level;          /* LOG_ERR..LOG_DEBUG from syslog.h; default LOG_INFO */
     int shutdown_grace_s;   /* default 60 */
-    int retention_days;     /* journal keeps finished instances this long; default 30 */
+    int retention_days;     /* finished instances are kept this long; default 30 */
+    size_t history_memory;  /* finished instances kept in memory; older ones go to the
+                             * archive (state_dir/history); default 50000 */
 };
 
 /* Loads the daemon config; errors go to d. Returns 0 or -OTSYNC_ECONFIG. */

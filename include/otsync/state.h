@@ -72,6 +72,33 @@ json_t *state_inst_json(const struct hinst *h, bool with_stats);
 const char *state_inst_text(struct hinst *h, size_t *ret_len);
 
 /*
+ * Moves finished instances out of memory, oldest first, until at most `keep` finished ones
+ * are left — but never the newest of a task, which the scheduler needs after a restart. Each
+ * goes as one line of JSON (state_inst_json with stats) to DIR/YYYYMMDD.jsonl, its scheduled
+ * date's file, made durable before it leaves memory. The caller compacts the journal next,
+ * so that it forgets them too. *ret_n: how many moved.
+ */
+int state_archive(struct state *st, const char *dir, size_t keep, size_t *ret_n,
+                  struct otsync_err *err) OTSYNC_WUR;
+
+/* Removes the archive files of dates before `before` (yyyymmdd). */
+void state_archive_expire(const char *dir, const char *before);
+
+/*
+ * Calls fn with each line of the archive of `date` (yyyymmdd) that is not an instance still
+ * in st (a crash between archiving and compaction leaves both; memory wins). st may be NULL.
+ * A missing file is no error. Returns 0, fn's negative return, or -OTSYNC_ESYS.
+ */
+int state_archive_each(struct state *st, const char *dir, const char *date,
+                       int (*fn)(void *arg, const char *line, size_t len, json_t *obj),
+                       void *arg) OTSYNC_WUR;
+
+/* The archived instance `id` (returns new object), or NULL. */
+json_t *state_archive_find(const char *dir, const char *id);
+
+size_t state_count(const struct state *st);
+
+/*
  * Compaction's snapshot: drops finished instances scheduled before keep_after, appends an
  * "inst" record for every other one, the operator pauses and the last reload.
  */

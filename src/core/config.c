@@ -21,7 +21,7 @@
 
 static const char *const config_keys[] = {"state_dir", "socket", "catalogue", "datasources",
                                           "timezone", "max_running", "runner", "log_level",
-                                          "shutdown_grace", "retention_days", NULL};
+                                          "shutdown_grace", "retention_days", "history_memory", NULL};
 
 /* Returns new: dir/p, or p when it is absolute. */
 static char *
@@ -161,6 +161,9 @@ parse_root(struct yfile *f, yaml_node_t *root, const char *dir, struct daemon_co
             c->shutdown_grace_s = (int)l;
         else if (strcmp(key, "retention_days") == 0 && yget_int(f, v, key, 1, 36500, &l) == 0)
             c->retention_days = (int)l;
+        else if (strcmp(key, "history_memory") == 0
+                 && yget_int(f, v, key, 10, 100000000, &l) == 0)
+            c->history_memory = (size_t)l;
     }
 }
 
@@ -194,6 +197,7 @@ daemon_config_load(const char *path, struct diag *d, struct daemon_config *ret_c
     c.log_level = LOG_INFO;
     c.shutdown_grace_s = 60;
     c.retention_days = 30;
+    c.history_memory = 50000;
     if (!c.state_dir || !c.socket || !c.catalogue || !c.datasources) {
         diag_error(d, (struct otsync_mark){c.path, 0, 0}, "out of memory");
         free(dir);

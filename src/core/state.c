@@ -13,8 +13,14 @@
  *   reload  {ok, at, tasks?, errors?}         start {at, pid, version}      stop {at}
  *   paused  {task, paused}       (snapshot of an operator's pause)
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "otsync/strhash.h"
 #include "otsync/vars.h"
 #include "otsync/state.h"
@@ -441,4 +447,195 @@ state_snapshot(struct state *st, struct journal *j, time_t keep_after, size_t *r
     if (ret_dropped)
         *ret_dropped = dropped;
     return rc;
+}
+
+size_t
+state_count(const struct state *st)
+{
+    return st->count;
+}
+
+static bool
+finished(const struct hinst *h)
+{
+    return h->state == SCHED_SUCCESS || h->state == SCHED_FAILED || h->state == SCHED_KILLED
+           || h->state == SCHED_SKIPPED;
+}
+
+/* Closes an archive file after making it durable; 0 or -OTSYNC_ESYS. */
+static int
+close_day(FILE *f, const char *path, struct otsync_err *err)
+{
+    int bad = fflush(f) != 0 || fdatasync(fileno(f)) != 0;
+    int e = errno;
+
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    return bad ? otsync_err_errno(err, e, "%s", path) : 0;
+}
+
+int
+state_archive(struct state *st, const char *dir, size_t keep, size_t *ret_n,
+              struct otsync_err *err)
+{
+    struct hinst *const *all;
+    size_t n = state_list(st, &all), i, done = 0, nfinished = 0, kept = 0, move;
+    char day[9] = "", path[4200], ts[15];
+    unsigned char *newest;
+    json_t *seen;
+    FILE *f = NULL;
+    int rc = 0;
+
+    *ret_n = 0;
+    for (i = 0; i < n; i++)
+        nfinished += finished(all[i]);
+    if (nfinished <= keep)
+        return 0;
+    move = nfinished - keep;
+    if (!(newest = calloc(n, 1)) || !(seen = json_object())) {
+        free(newest);
+        return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+    }
+    for (i = n; i-- > 0;)
+        if (!json_object_get(seen, all[i]->task)) {
+            json_object_set_new(seen, all[i]->task, json_true());
+            newest[i] = 1;
+        }
+    json_decref(seen);
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        free(newest);
+        return otsync_err_errno(err, errno, "%s: mkdir", dir);
+    }
+    /* oldest first; the list is sorted, so the days come in order */
+    for (i = 0; i < n && done < move && rc == 0; i++) {
+        struct hinst *h = all[i];
+        json_t *o;
+        char *text;
+        if (!finished(h) || newest[i])
+            continue;
+        vars_format_cyctime(h->cyctime, ts);
+        if (!f || strncmp(day, ts, 8) != 0) {
+            if (f && (rc = close_day(f, path, err)) < 0)
+                break;
+            memcpy(day, ts, 8);
+            snprintf(path, sizeof(path), "%s/%s.jsonl", dir, day);
+            if (!(f = fopen(path, "ae"))) {
+                rc = otsync_err_errno(err, errno, "%s", path);
+                break;
+            }
+        }
+        if (!(o = state_inst_json(h, true)) || !(text = json_dumps(o, JSON_COMPACT))) {
+            json_decref(o);
+            rc = otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+            break;
+        }
+        json_decref(o);
+        fprintf(f, "%s\n", text);
+        free(text);
+        newest[i] = 2;      /* archived */
+        done++;
+    }
+    if (f && rc == 0)
+        rc = close_day(f, path, err);
+    else if (f)
+        fclose(f);
+    if (rc < 0) {
+        free(newest);
+        return rc;      /* nothing leaves memory: it is all still in the journal */
+    }
+    for (i = 0; i < n; i++) {
+        if (newest[i] == 2)
+            hinst_free(st->all[i]);
+        else
+            st->all[kept++] = st->all[i];
+    }
+    st->count = kept;
+    free(newest);
+    if (rehash(st, st->hash_size) < 0)
+        return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+    *ret_n = done;
+    return 0;
+}
+
+void
+state_archive_expire(const char *dir, const char *before)
+{
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, NULL, alphasort), i;
+    char path[4200];
+
+    for (i = 0; i < n; i++) {
+        const char *name = list[i]->d_name;
+        if (strlen(name) == 14 && strcmp(name + 8, ".jsonl") == 0 && strncmp(name, before, 8) < 0) {
+            snprintf(path, sizeof(path), "%s/%s", dir, name);
+            unlink(path);
+        }
+        free(list[i]);
+    }
+    free(list);
+}
+
+int
+state_archive_each(struct state *st, const char *dir, const char *date,
+                   int (*fn)(void *arg, const char *line, size_t len, json_t *obj), void *arg)
+{
+    char path[4200], *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    FILE *f;
+    int rc = 0;
+
+    snprintf(path, sizeof(path), "%s/%.8s.jsonl", dir, date);
+    if (!(f = fopen(path, "re")))
+        return errno == ENOENT ? 0 : -OTSYNC_ESYS;
+    while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
+        json_t *o;
+        const char *id;
+        if (line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (!(o = json_loadb(line, (size_t)len, 0, NULL)) || !(id = json_string_value(
+                                                                 json_object_get(o, "id")))) {
+            json_decref(o);
+            continue;   /* a line cut by a crash */
+        }
+        if (!st || !state_get(st, id))
+            rc = fn(arg, line, (size_t)len, o);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+static int
+find_cb(void *arg, const char *line, size_t len, json_t *obj)
+{
+    json_t **ret = arg;
+    const char *want = json_string_value(*ret);
+
+    (void)line;
+    (void)len;
+    if (strcmp(json_string_value(json_object_get(obj, "id")), want) == 0) {
+        json_decref(*ret);
+        *ret = json_incref(obj);
+        return 1;
+    }
+    return 0;
+}
+
+json_t *
+state_archive_find(const char *dir, const char *id)
+{
+    const char *at = strrchr(id, '@');
+    json_t *ret;
+
+    if (!at || strlen(at + 1) != 14 || !(ret = json_string(id)))
+        return NULL;
+    if (state_archive_each(NULL, dir, at + 1, find_cb, &ret) != 1 || !json_is_object(ret)) {
+        json_decref(ret);
+        return NULL;
+    }
+    return ret;
 }

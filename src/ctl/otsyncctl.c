@@ -247,6 +247,27 @@ offline_state(const struct opts *o)
     return st;
 }
 
+struct offline_arch {
+    json_t *arr;
+    const char *task, *state;
+};
+
+static int
+offline_arch_add(void *arg, const char *line, size_t len, json_t *obj)
+{
+    struct offline_arch *ax = arg;
+    const char *task = json_string_value(json_object_get(obj, "task"));
+    const char *st = json_string_value(json_object_get(obj, "state"));
+
+    (void)line;
+    (void)len;
+    if ((ax->task && (!task || strcmp(task, ax->task) != 0))
+        || (ax->state && (!st || strcmp(st, ax->state) != 0)))
+        return 0;
+    json_array_append(ax->arr, obj);
+    return 0;
+}
+
 static json_t *
 offline_answer(const struct opts *o, const json_t *req)
 {
@@ -273,7 +294,12 @@ offline_answer(const struct opts *o, const json_t *req)
     } else if (strcmp(cmd, "show") == 0) {
         const char *id = json_string_value(json_object_get(req, "id"));
         struct hinst *h = state_get(st, id);
-        if (!h) {
+        char adir[4200];
+        json_t *arch;
+        snprintf(adir, sizeof(adir), "%s/history", o->state_dir);
+        if (!h && (arch = state_archive_find(adir, id))) {
+            rep = json_pack("{s:b, s:o}", "ok", 1, "instance", arch);
+        } else if (!h) {
             rep = json_pack("{s:b, s:s+}", "ok", 0, "error", "no instance ", id);
         } else {
             char path[4300], ts[15];
@@ -299,6 +325,13 @@ offline_answer(const struct opts *o, const json_t *req)
                 || (date && strncmp(vars_format_cyctime(h->cyctime, ts), day, 8) != 0))
                 continue;
             json_array_append_new(arr, state_inst_json(h, false));
+        }
+        if (date) {
+            struct offline_arch ax = {arr, task, s};
+            char adir[4200];
+            snprintf(adir, sizeof(adir), "%s/history", o->state_dir);
+            if (state_archive_each(st, adir, day, offline_arch_add, &ax) < 0)
+                fprintf(stderr, "otsyncctl: %s/%s.jsonl: %s\n", adir, day, strerror(errno));
         }
         rep = json_pack("{s:b, s:o}", "ok", 1, "instances", arr);
     } else {

@@ -294,6 +294,32 @@ buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
     return true;
 }
 
+struct arch_ctx {
+    char **buf;
+    size_t *len, *cap, *count;
+    const char *task;
+    int want;
+    bool good;
+};
+
+/* One archived instance of the day, if it passes the filters. */
+static int
+arch_add(void *arg, const char *line, size_t n, json_t *obj)
+{
+    struct arch_ctx *ax = arg;
+    const char *task = json_string_value(json_object_get(obj, "task"));
+    const char *st = json_string_value(json_object_get(obj, "state"));
+
+    if ((ax->task && (!task || strcmp(task, ax->task) != 0))
+        || (ax->want >= 0 && (!st || sched_state_parse(st) != ax->want)))
+        return 0;
+    if ((*ax->count)++ && !buf_add(ax->buf, ax->len, ax->cap, ",", 1))
+        ax->good = false;
+    else if (!buf_add(ax->buf, ax->len, ax->cap, line, n))
+        ax->good = false;
+    return ax->good ? 0 : -OTSYNC_ENOMEM;
+}
+
 /* Sends the two-line reply of ctlproto.h itself; returns NULL, or a failure to send instead. */
 static json_t *
 do_instances(struct daemon *d, struct conn *c, const json_t *req)
@@ -345,6 +371,16 @@ do_instances(struct daemon *d, struct conn *c, const json_t *req)
             good = (text = state_inst_text(h, &tl)) && buf_add(&buf, &len, &cap, text, tl);
         }
     }
+    if (good && date) {
+        /* older instances of the day may have moved to the archive */
+        struct arch_ctx ax = {&buf, &len, &cap, &count, task, want, true};
+        char dir[4200], day[9];
+        snprintf(dir, sizeof(dir), "%s/history", d->conf.state_dir);
+        snprintf(day, sizeof(day), "%.4s%.2s%.2s", date, date + 5, date + 8);
+        if (state_archive_each(d->state, dir, day, arch_add, &ax) < 0)
+            good = false;
+        good = good && ax.good;
+    }
     if (!good || !buf_add(&buf, &len, &cap, "]\n", 2)) {
         free(buf);
         return fail("out of memory");
@@ -359,10 +395,46 @@ static json_t *
 do_show(struct daemon *d, const char *id)
 {
     struct hinst *h = state_get(d->state, id);
+    char dir[4200];
+    json_t *o;
 
-    if (!h)
+    if (h)
+        return json_pack("{s:b, s:o}", "ok", 1, "instance", inst_json(d, h, true));
+    snprintf(dir, sizeof(dir), "%s/history", d->conf.state_dir);
+    if (!(o = state_archive_find(dir, id)))
         return fail("no instance %s", id);
-    return json_pack("{s:b, s:o}", "ok", 1, "instance", inst_json(d, h, true));
+    {
+        const char *at = strrchr(id, '@');
+        char path[4300];
+        snprintf(path, sizeof(path), "%s/logs/%.*s/%s.log", d->conf.state_dir,
+                 (int)(at - id), id, at + 1);
+        json_object_set_new(o, "log", json_string(path));
+        json_object_set_new(o, "archived", json_true());
+    }
+    return json_pack("{s:b, s:o}", "ok", 1, "instance", o);
+}
+
+/* An archived instance back in the state (journalled), for an action on it; NULL if none. */
+static struct hinst *
+unarchive(struct daemon *d, const char *id)
+{
+    char dir[4200];
+    time_t ct;
+    json_t *o;
+
+    snprintf(dir, sizeof(dir), "%s/history", d->conf.state_dir);
+    if (!(o = state_archive_find(dir, id)))
+        return NULL;
+    if (vars_parse_time(json_string_value(json_object_get(o, "cyctime")), &ct) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    json_object_set_new(o, "t", json_string("inst"));
+    json_object_set_new(o, "cyc", json_incref(json_object_get(o, "cyctime")));
+    json_object_set_new(o, "ct", json_integer(ct));
+    json_object_set_new(o, "attempt", json_incref(json_object_get(o, "attempts")));
+    persist_event(d, o, true);
+    return state_get(d->state, id);
 }
 
 static json_t *
@@ -372,6 +444,8 @@ do_rerun(struct daemon *d, const char *id)
     struct hinst *h = state_get(d->state, id);
     struct otsync_err err;
 
+    if (!inst && !h)
+        h = unarchive(d, id);
     if (inst) {
         if (sched_rerun(d->sched, inst, now_s(d), &err) < 0)
             return fail("%s", err.msg);
@@ -420,6 +494,8 @@ do_set_success(struct daemon *d, const char *id)
     struct hinst *h = state_get(d->state, id);
     struct otsync_err err;
 
+    if (!inst && !h)
+        h = unarchive(d, id);
     if (inst) {
         if (sched_set_success(d->sched, inst, now_s(d), &err) < 0)
             return fail("%s", err.msg);

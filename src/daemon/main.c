@@ -328,14 +328,16 @@ on_prepare(uv_prepare_t *h)
     log_flush();
 }
 
-/* Hourly: compaction once a day, or sooner when the journal grew past 256 MiB. */
+/* Every minute: compaction once a day, or sooner when the journal grew past 256 MiB or
+ * memory holds a quarter more instances than history_memory. */
 static void
 on_compact(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     struct otsync_err err;
 
-    if (now_s(d) - d->compacted_at < 86400 && journal_size(d->journal) < (256u << 20))
+    if (now_s(d) - d->compacted_at < 86400 && journal_size(d->journal) < (256u << 20)
+        && state_count(d->state) <= d->conf.history_memory + d->conf.history_memory / 4)
         return;
     if (persist_compact(d, &err) < 0)
         log_error("journal compaction: %s", err.msg);
@@ -612,11 +614,12 @@ main(int argc, char **argv)
         log_flush();
         return 1;
     }
-    if (journal_segments(d.journal) > 1 && persist_compact(&d, &err) < 0)
+    if ((journal_segments(d.journal) > 1 || state_count(d.state) > d.conf.history_memory)
+        && persist_compact(&d, &err) < 0)
         log_error("journal compaction: %s", err.msg);
     uv_timer_init(d.loop, &d.compact);
     d.compact.data = &d;
-    uv_timer_start(&d.compact, on_compact, 3600 * 1000, 3600 * 1000);
+    uv_timer_start(&d.compact, on_compact, 60 * 1000, 60 * 1000);
     uv_unref((uv_handle_t *)&d.compact);
     daemon_rearm(&d, sched_step(d.sched, now_s(&d)));
     {

@@ -297,9 +297,21 @@ snapshot(void *arg, struct journal *j)
 int
 persist_compact(struct daemon *d, struct otsync_err *err)
 {
-    int rc = journal_compact(d->journal, snapshot, d, err);
+    char dir[4200], before[15];
+    size_t moved = 0;
+    int rc;
 
-    if (rc == 0)
-        d->compacted_at = now_s(d);
-    return rc;
+    snprintf(dir, sizeof(dir), "%s/history", d->conf.state_dir);
+    /* the archive first: the journal may forget only what is safely elsewhere */
+    if ((rc = state_archive(d->state, dir, d->conf.history_memory, &moved, err)) < 0)
+        return rc;
+    if (moved)
+        log_info("journal: %zu finished instance%s moved to %s", moved, moved == 1 ? "" : "s",
+                 dir);
+    if ((rc = journal_compact(d->journal, snapshot, d, err)) < 0)
+        return rc;
+    vars_format_cyctime(now_s(d) - (time_t)d->conf.retention_days * 86400, before);
+    state_archive_expire(dir, before);
+    d->compacted_at = now_s(d);
+    return 0;
 }

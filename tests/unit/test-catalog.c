@@ -724,7 +724,7 @@ test_config_mistakes(void **state)
                         "name such as Asia/Shanghai, a file under /usr/share/zoneinfo)\n"
                         "D/bad.yaml:2:1: error: otsyncd: unknown key 'max_runing' (known: "
                         "state_dir, socket, catalogue, datasources, timezone, max_running, "
-                        "runner, log_level, shutdown_grace, retention_days)\n"
+                        "runner, log_level, shutdown_grace, retention_days, history_memory)\n"
                         "D/bad.yaml:3:14: error: max_running: 0 is out of range 1-10000\n"
                         "D/bad.yaml:4:12: error: log_level: 'loud' is not one of error, warning, "
                         "notice, info, debug\n"
