@@ -80,7 +80,7 @@ struct daemon_config {
     int shutdown_grace_s;   /* default 60 */
     int retention_days;     /* finished instances are kept this long; default 30 */
     size_t history_memory;  /* finished instances kept in memory; older ones go to the
-                             * archive (state_dir/history); default 50000 */
+                             * archive (state_dir/history); default 20000 */
 };
 
 /* Loads the daemon config; errors go to d. Returns 0 or -OTSYNC_ECONFIG. */

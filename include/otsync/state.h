@@ -28,9 +28,21 @@ struct hinst {
     char *params;               /* rendered values, secrets redacted: a JSON object's text */
     char *stats;                /* the last attempt's summary as JSON text, or NULL */
     bool backfill;
-    char *json;                 /* state_inst_text's cache; dropped at every change */
-    size_t json_len;
+    struct inst_text *json;     /* state_inst_text's cache; dropped at every change */
 };
+
+/* An instance's JSON text, refcounted so that a reply being written keeps it alive even when
+ * the instance changes meanwhile. */
+struct inst_text {
+    int refs;
+    size_t len;
+    char text[];
+};
+
+/* A new text (refs 1) holding a copy of s; NULL when out of memory. */
+struct inst_text *inst_text_new(const char *s, size_t len);
+void inst_text_ref(struct inst_text *t);
+void inst_text_unref(struct inst_text *t);      /* NULL does nothing */
 
 struct state;
 
@@ -65,11 +77,11 @@ json_t *state_params(const struct hinst *h);
 json_t *state_inst_json(const struct hinst *h, bool with_stats);
 
 /*
- * state_inst_json(h, false) as compact text (borrowed; valid until h changes), cached: an
- * instance that has finished never changes, so listing a day of them again costs a copy.
- * NULL when out of memory.
+ * state_inst_json(h, false) as compact text (borrowed: take a reference to keep it past the
+ * next change of h), cached: an instance that has finished never changes, so listing a day of
+ * them again costs no JSON work. NULL when out of memory.
  */
-const char *state_inst_text(struct hinst *h, size_t *ret_len);
+struct inst_text *state_inst_text(struct hinst *h);
 
 /*
  * Moves finished instances out of memory, oldest first, until at most `keep` finished ones

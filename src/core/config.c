@@ -197,7 +197,7 @@ daemon_config_load(const char *path, struct diag *d, struct daemon_config *ret_c
     c.log_level = LOG_INFO;
     c.shutdown_grace_s = 60;
     c.retention_days = 30;
-    c.history_memory = 50000;
+    c.history_memory = 20000;
     if (!c.state_dir || !c.socket || !c.catalogue || !c.datasources) {
         diag_error(d, (struct otsync_mark){c.path, 0, 0}, "out of memory");
         free(dir);

@@ -59,7 +59,7 @@ hinst_free(struct hinst *h)
     free(h->reason);
     free(h->params);
     free(h->stats);
-    free(h->json);
+    inst_text_unref(h->json);
     free(h);
 }
 
@@ -218,7 +218,7 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
     time_t at = (time_t)jint(rec, "at");
 
     if (h && h->json) {
-        free(h->json);      /* whatever this record says, the cached text may be stale */
+        inst_text_unref(h->json);   /* whatever this record says, the text may be stale */
         h->json = NULL;
     }
     (void)segment;
@@ -379,21 +379,49 @@ state_inst_json(const struct hinst *h, bool with_stats)
     return o;
 }
 
-const char *
-state_inst_text(struct hinst *h, size_t *ret_len)
+struct inst_text *
+inst_text_new(const char *s, size_t len)
+{
+    struct inst_text *t = malloc(sizeof(*t) + len + 1);
+
+    if (!t)
+        return NULL;
+    t->refs = 1;
+    t->len = len;
+    memcpy(t->text, s, len);
+    t->text[len] = '\0';
+    return t;
+}
+
+void
+inst_text_ref(struct inst_text *t)
+{
+    t->refs++;
+}
+
+void
+inst_text_unref(struct inst_text *t)
+{
+    if (t && --t->refs == 0)
+        free(t);
+}
+
+struct inst_text *
+state_inst_text(struct hinst *h)
 {
     json_t *o;
+    char *s;
 
     if (!h->json) {
         if (!(o = state_inst_json(h, false)))
             return NULL;
-        h->json = json_dumps(o, JSON_COMPACT);
+        s = json_dumps(o, JSON_COMPACT);
         json_decref(o);
-        if (!h->json)
+        if (!s)
             return NULL;
-        h->json_len = strlen(h->json);
+        h->json = inst_text_new(s, strlen(s));
+        free(s);
     }
-    *ret_len = h->json_len;
     return h->json;
 }
 

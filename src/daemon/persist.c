@@ -7,6 +7,7 @@
  * loop's prepare phase), and only then are the turn's children spawned. Log lines and stats
  * ride along without forcing a sync.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -313,5 +314,7 @@ persist_compact(struct daemon *d, struct otsync_err *err)
     vars_format_cyctime(now_s(d) - (time_t)d->conf.retention_days * 86400, before);
     state_archive_expire(dir, before);
     d->compacted_at = now_s(d);
+    /* the instances and the snapshot's texts were freed in pieces: give the pages back */
+    malloc_trim(0);
     return 0;
 }
