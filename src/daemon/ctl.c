@@ -478,15 +478,26 @@ unarchive(struct daemon *d, const char *id)
     return state_get(d->state, id);
 }
 
+/* The instance an action names: held by the scheduler (*ret_inst), known to the state, or
+ * brought back from the archive. */
+static struct hinst *
+find_any(struct daemon *d, const char *id, struct sched_instance **ret_inst)
+{
+    struct hinst *h = state_get(d->state, id);
+
+    *ret_inst = sched_find(d->sched, id);
+    if (!*ret_inst && !h)
+        h = unarchive(d, id);
+    return h;
+}
+
 static json_t *
 do_rerun(struct daemon *d, const char *id)
 {
-    struct sched_instance *inst = sched_find(d->sched, id);
-    struct hinst *h = state_get(d->state, id);
+    struct sched_instance *inst;
+    struct hinst *h = find_any(d, id, &inst);
     struct otsync_err err;
 
-    if (!inst && !h)
-        h = unarchive(d, id);
     if (inst) {
         if (sched_rerun(d->sched, inst, now_s(d), &err) < 0)
             return fail("%s", err.msg);
@@ -531,12 +542,10 @@ do_kill(struct daemon *d, const char *id)
 static json_t *
 do_set_success(struct daemon *d, const char *id)
 {
-    struct sched_instance *inst = sched_find(d->sched, id);
-    struct hinst *h = state_get(d->state, id);
+    struct sched_instance *inst;
+    struct hinst *h = find_any(d, id, &inst);
     struct otsync_err err;
 
-    if (!inst && !h)
-        h = unarchive(d, id);
     if (inst) {
         if (sched_set_success(d->sched, inst, now_s(d), &err) < 0)
             return fail("%s", err.msg);
