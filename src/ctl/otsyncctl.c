@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "otsync/build.h"
 #include "otsync/catalog.h"
 #include "otsync/ctlproto.h"
 #include "otsync/diag.h"
@@ -25,12 +26,6 @@
 #include "otsync/state.h"
 #include "otsync/vars.h"
 
-#ifndef OTSYNC_VERSION
-#define OTSYNC_VERSION "0.0.0"
-#endif
-#ifndef OTSYNC_SYSCONFDIR
-#define OTSYNC_SYSCONFDIR "/etc/otsync"
-#endif
 
 #define EXIT_NO 1
 #define EXIT_USAGE 2

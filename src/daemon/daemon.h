@@ -10,10 +10,8 @@
 #include <time.h>
 #include <uv.h>
 #include <jansson.h>
+#include "otsync/build.h"
 #include "otsync/catalog.h"
-#ifndef OTSYNC_VERSION
-#define OTSYNC_VERSION "0.0.0"
-#endif
 #include "otsync/err.h"
 #include "otsync/sched.h"
 

@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "otsync/build.h"
 #include "otsync/catalog.h"
 #include "otsync/diag.h"
 #include "otsync/journal.h"
@@ -29,15 +30,6 @@
 #include "otsync/vars.h"
 #include "daemon.h"
 
-#ifndef OTSYNC_VERSION
-#define OTSYNC_VERSION "0.0.0"
-#endif
-#ifndef OTSYNC_SYSCONFDIR
-#define OTSYNC_SYSCONFDIR "/etc/otsync"
-#endif
-#ifndef OTSYNC_LIBEXECDIR
-#define OTSYNC_LIBEXECDIR "/usr/bin"
-#endif
 
 time_t
 now_s(const struct daemon *d)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <uv.h>
+#include "otsync/build.h"
 #include "otsync/diag.h"
 #include "otsync/err.h"
 #include "otsync/log.h"
@@ -33,9 +34,6 @@
 #include "plugin.h"
 #include "record.h"
 
-#ifndef OTSYNC_VERSION
-#define OTSYNC_VERSION "0.0.0"
-#endif
 
 #define EXIT_JOB_OK 0
 #define EXIT_JOB_FAILED 1

@@ -39,3 +39,18 @@ wait_for() {
         sleep 0.2
     done
 }
+
+# daemon_config [LINE...]: writes $WORK/otsyncd.yaml with what every daemon test shares (state
+# and socket under $WORK/state, the catalogue in $WORK/tasks.d, Shanghai time, this build's
+# otsync-run), then the given lines; creates tasks.d.
+daemon_config() {
+    mkdir -p "$WORK/tasks.d"
+    {
+        echo "state_dir: state"
+        echo "socket: state/otsyncd.sock"
+        echo "catalogue: tasks.d/*.yaml"
+        echo "timezone: Asia/Shanghai"
+        echo "runner: $OTSYNC_RUN"
+        for l in "$@"; do echo "$l"; done
+    } > "$WORK/otsyncd.yaml"
+}

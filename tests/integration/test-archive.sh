@@ -5,15 +5,7 @@
 # or doubled across restarts.
 . "$(dirname "$0")/lib.sh"
 CTL="$top_builddir/otsyncctl"
-mkdir -p "$WORK/tasks.d"
-cat > "$WORK/otsyncd.yaml" <<EOT
-state_dir: state
-socket: state/otsyncd.sock
-catalogue: tasks.d/*.yaml
-timezone: Asia/Shanghai
-runner: $OTSYNC_RUN
-history_memory: 10
-EOT
+daemon_config "history_memory: 10"
 cat > "$WORK/tasks.d/m.yaml" <<'EOT'
 tasks:
   - name: m

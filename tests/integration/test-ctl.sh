@@ -6,16 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 CTL="$top_builddir/otsyncctl"
 
-mkdir -p "$WORK/tasks.d"
-cat > "$WORK/otsyncd.yaml" <<EOT
-state_dir: state
-socket: state/otsyncd.sock
-catalogue: tasks.d/*.yaml
-timezone: Asia/Shanghai
-max_running: 4
-shutdown_grace: 5s
-runner: $OTSYNC_RUN
-EOT
+daemon_config "max_running: 4" "shutdown_grace: 5s"
 job() {     # job READER-PARAMETERS: a stream job, inline
     cat <<EOT
     job:

@@ -4,16 +4,8 @@
 # and a self-dependent task whose instance fails for good and blocks its successors.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p "$WORK/tasks.d" "$WORK/state"
-cat > "$WORK/otsyncd.yaml" <<EOT
-state_dir: state
-socket: state/otsyncd.sock
-catalogue: tasks.d/*.yaml
-timezone: Asia/Shanghai
-max_running: 4
-runner: $OTSYNC_RUN
-log_level: info
-EOT
+mkdir -p "$WORK/state"
+daemon_config "max_running: 4" "log_level: info"
 cat > "$WORK/tasks.d/window.yaml" <<'EOT'
 tasks:
   - name: window
