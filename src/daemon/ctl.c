@@ -15,6 +15,7 @@
 #include "otsync/ctlproto.h"
 #include "otsync/journal.h"
 #include "otsync/log.h"
+#include "otsync/redact.h"
 #include "otsync/state.h"
 #include "otsync/vars.h"
 #include "daemon.h"
@@ -594,27 +595,6 @@ do_backfill(struct daemon *d, const json_t *req)
     return json_pack("{s:b, s:I}", "ok", 1, "created", (json_int_t)n);
 }
 
-/* Replaces the value of every member whose name says it holds a secret. */
-static void
-redact(json_t *v)
-{
-    const char *k;
-    json_t *e;
-    size_t i;
-
-    if (json_is_object(v)) {
-        json_object_foreach(v, k, e) {
-            if (json_is_string(e) && secret_param(k))
-                json_object_set_new(v, k, json_string("<redacted>"));
-            else
-                redact(e);
-        }
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, e)
-            redact(e);
-    }
-}
-
 static json_t *
 do_render(struct daemon *d, const json_t *req)
 {
@@ -679,7 +659,7 @@ do_render(struct daemon *d, const json_t *req)
     free(text);
     if (!job)
         return fail("render: the job did not come back as JSON");
-    redact(job);
+    redact_json(job);
     rep = json_pack("{s:b, s:s, s:o}", "ok", 1, "id", id, "job", job);
     return rep;
 }

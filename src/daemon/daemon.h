@@ -86,9 +86,6 @@ void daemon_rearm(struct daemon *d, time_t next);
 /* SIGHUP's work; fills *ret_errors (new array of messages) when it fails. Returns 0 or < 0. */
 int daemon_reload(struct daemon *d, json_t **ret_errors);
 
-/* A parameter whose name says it holds a secret (secret, password, token, accesskey...):
- * its value never reaches a log, the journal or otsyncctl. */
-bool secret_param(const char *name);
 
 /* persist.c: sched and runner events to journal records; restart restore; compaction */
 void persist_changed(struct daemon *d, const struct sched_instance *inst, enum sched_event ev);
@@ -128,9 +125,10 @@ struct runner_hooks {
 };
 
 /* Returns a new runner spawning `path` (borrowed string is copied). log_dir receives one
- * log file per instance. hooks is copied. */
+ * log file per instance, and its dirty-record file beside it; datasources (may be NULL) is
+ * handed to every child as OTSYNC_DATASOURCES. hooks is copied. */
 struct runner *runner_new(uv_loop_t *loop, const char *path, const char *log_dir,
-                          const struct runner_hooks *hooks);
+                          const char *datasources, const struct runner_hooks *hooks);
 void runner_free(struct runner *r);    /* after the loop closed its handles; NULL does nothing */
 
 /*

@@ -26,6 +26,7 @@
 #include "otsync/journal.h"
 #include "otsync/state.h"
 #include "otsync/log.h"
+#include "otsync/redact.h"
 #include "otsync/sched.h"
 #include "otsync/vars.h"
 #include "daemon.h"
@@ -121,7 +122,7 @@ hook_changed(void *arg, const struct sched_instance *inst, enum sched_event ev)
         for (i = 0; i < inst->param_count && n < sizeof(params) - 1; i++)
             n += (size_t)snprintf(params + n, sizeof(params) - n, "%s%s=%s", i ? ", " : "; ",
                                   inst->param_names[i],
-                                  secret_param(inst->param_names[i]) ? "<redacted>"
+                                  redact_name(inst->param_names[i]) ? REDACTED
                                                                     : inst->param_values[i]);
         if (n >= sizeof(params))
             n = sizeof(params) - 1;
@@ -541,7 +542,7 @@ main(int argc, char **argv)
     d.loop = uv_default_loop();
     {
         struct runner_hooks rh = {on_child_done, hook_spawned, hook_log, &d};
-        d.runner = runner_new(d.loop, d.conf.runner, log_dir, &rh);
+        d.runner = runner_new(d.loop, d.conf.runner, log_dir, d.conf.datasources, &rh);
     }
     hooks.start = hook_start;
     hooks.changed = hook_changed;

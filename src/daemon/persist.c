@@ -13,22 +13,10 @@
 #include <strings.h>
 #include "otsync/journal.h"
 #include "otsync/log.h"
+#include "otsync/redact.h"
 #include "otsync/state.h"
 #include "otsync/vars.h"
 #include "daemon.h"
-
-bool
-secret_param(const char *name)
-{
-    static const char *const words[] = {"secret", "password", "passwd", "token", "accesskey",
-                                        "access_key", "credential", NULL};
-    size_t i;
-
-    for (i = 0; words[i]; i++)
-        if (strcasestr(name, words[i]))
-            return true;
-    return false;
-}
 
 static void
 record(struct daemon *d, json_t *rec, bool durable)
@@ -57,7 +45,7 @@ params_json(const struct sched_instance *inst)
 
     for (i = 0; o && i < inst->param_count; i++)
         json_object_set_new(o, inst->param_names[i],
-                            json_string(secret_param(inst->param_names[i]) ? "<redacted>"
+                            json_string(redact_name(inst->param_names[i]) ? REDACTED
                                                                           : inst->param_values[i]));
     return o;
 }

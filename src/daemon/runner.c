@@ -29,6 +29,7 @@ struct runner {
     uv_loop_t *loop;
     char *path;
     char *log_dir;
+    char *datasources;          /* the daemon's datasources file, for OTSYNC_DATASOURCES */
     struct runner_hooks hooks;
     int running;
     struct child *children;     /* spawned */
@@ -65,7 +66,7 @@ struct child {
 static void on_sigchld(uv_signal_t *h, int sig);
 
 struct runner *
-runner_new(uv_loop_t *loop, const char *path, const char *log_dir,
+runner_new(uv_loop_t *loop, const char *path, const char *log_dir, const char *datasources,
            const struct runner_hooks *hooks)
 {
     struct runner *r = calloc(1, sizeof(*r));
@@ -75,8 +76,9 @@ runner_new(uv_loop_t *loop, const char *path, const char *log_dir,
     r->loop = loop;
     r->path = strdup(path);
     r->log_dir = strdup(log_dir);
+    r->datasources = strdup(datasources ? datasources : "");
     r->hooks = *hooks;
-    if (!r->path || !r->log_dir) {
+    if (!r->path || !r->log_dir || !r->datasources) {
         runner_free(r);
         return NULL;
     }
@@ -94,6 +96,7 @@ runner_free(struct runner *r)
         return;
     free(r->path);
     free(r->log_dir);
+    free(r->datasources);
     /* the SIGCHLD handle was closed with every other handle when the loop shut down */
     free(r);
 }
@@ -555,6 +558,7 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
 {
     struct sched_instance *inst = c->inst;
     char ts[15], env_inst[512], env_attempt[64], env_cyc[64], env_parent[64];
+    char env_dirty[4400], env_ds[4200];
     char **env;
     extern char **environ;
     size_t n_env = 0, i, k;
@@ -568,9 +572,13 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
     snprintf(env_cyc, sizeof(env_cyc), "OTSYNC_CYCTIME=%s", vars_format_cyctime(inst->cyctime, ts));
     /* otsync-run dies with us (PR_SET_PDEATHSIG) and checks it was not orphaned already */
     snprintf(env_parent, sizeof(env_parent), "OTSYNC_PARENT_PID=%d", (int)getpid());
+    /* the job's connections, and its dirty records next to its log */
+    snprintf(env_ds, sizeof(env_ds), "OTSYNC_DATASOURCES=%s", r->datasources);
+    snprintf(env_dirty, sizeof(env_dirty), "OTSYNC_DIRTY_FILE=%s/%s/%s.dirty.jsonl", r->log_dir,
+             inst->task, vars_format_cyctime(inst->cyctime, ts));
     while (environ[n_env])
         n_env++;
-    if (!(env = calloc(n_env + 5, sizeof(*env))))
+    if (!(env = calloc(n_env + 7, sizeof(*env))))
         return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
     for (i = 0, k = 0; i < n_env; i++)
         if (strncmp(environ[i], "OTSYNC_", 7) != 0)
@@ -579,6 +587,8 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
     env[k++] = env_attempt;
     env[k++] = env_cyc;
     env[k++] = env_parent;
+    env[k++] = env_ds;
+    env[k++] = env_dirty;
     env[k] = NULL;
     rc = spawn_runner(r, env, fds, &c->pid, err);
     free(env);

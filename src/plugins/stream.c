@@ -72,11 +72,15 @@ struct stream_reader {
     int64_t attempt;            /* OTSYNC_ATTEMPT */
     const char *fail_if_exists; /* NULL when not asked */
     uint64_t delay_ms;
+};
+
+/* One running slice: its own handles, so slices of several channels run side by side. */
+struct stream_task {
+    struct stream_reader *s;    /* alive until the engine closes the reader, after every end() */
     uv_idle_t produce;          /* one batch per loop turn while running and not paused */
     uv_timer_t delay;
-    int handles;                /* handles still to close */
-    /* the running slice */
-    bool running, paused, canceled;
+    int handles;                /* handles still to close once the slice ended */
+    bool paused, canceled;
     int64_t left;
     otsync_read_emit_cb emit;
     otsync_read_end_cb end;
@@ -389,10 +393,6 @@ stream_reader_open(struct otsync_reader *r, const void *conf_arg, struct otsync_
     s->attempt = attempt;
     s->fail_if_exists = conf->fail_if_exists[0] ? conf->fail_if_exists : NULL;
     s->delay_ms = (uint64_t)conf->delay_ms;
-    uv_idle_init(r->loop, &s->produce);
-    uv_timer_init(r->loop, &s->delay);
-    s->produce.data = s->delay.data = r;
-    s->handles = 2;
     r->data = s;
     return 0;
 }
@@ -408,35 +408,46 @@ stream_reader_split(struct otsync_reader *r, unsigned advice, unsigned *ret_coun
 
 static int
 stream_reader_start(struct otsync_reader *r, unsigned slice, otsync_read_emit_cb emit,
-                    otsync_read_end_cb end, void *arg, struct otsync_err *err)
+                    otsync_read_end_cb end, void *arg, void **ret_task, struct otsync_err *err)
 {
-    struct stream_reader *s = r->data;
+    struct stream_task *t;
 
-    if (s->running)
-        return otsync_err_set(err, OTSYNC_EINVAL, "stream reader: a slice is already running");
-    s->running = true;
-    s->canceled = false;
-    s->left = s->slice_records;
-    s->emit = emit;
-    s->end = end;
-    s->arg = arg;
-    if (!s->paused)
-        uv_idle_start(&s->produce, on_produce);
+    if (!(t = calloc(1, sizeof(*t))))
+        return otsync_err_set(err, OTSYNC_ENOMEM, "stream reader: out of memory");
+    t->s = r->data;
+    t->left = t->s->slice_records;
+    t->emit = emit;
+    t->end = end;
+    t->arg = arg;
+    uv_idle_init(r->loop, &t->produce);
+    uv_timer_init(r->loop, &t->delay);
+    t->produce.data = t->delay.data = t;
+    t->handles = 2;
+    uv_idle_start(&t->produce, on_produce);
+    *ret_task = t;
     return 0;
+}
+
+static void
+on_task_closed(uv_handle_t *h)
+{
+    struct stream_task *t = h->data;
+
+    if (--t->handles == 0)
+        free(t);
 }
 
 /* The slice is over: the failure switches apply now, after its records were produced. */
 static void
-slice_end(struct otsync_reader *r)
+slice_end(struct stream_task *t)
 {
-    struct stream_reader *s = r->data;
+    struct stream_reader *s = t->s;
     struct otsync_err err;
     int rc = 0;
 
     otsync_err_clear(&err);
-    uv_idle_stop(&s->produce);
-    s->running = false;
-    if (s->canceled)
+    uv_idle_stop(&t->produce);
+    if (t->canceled)
         rc = otsync_err_set(&err, OTSYNC_ECANCELED, "stream reader: canceled");
     else if (s->fail)
         rc = otsync_err_set(&err, OTSYNC_ERETRY, "stream reader: failing after %" PRId64
@@ -448,34 +459,37 @@ slice_end(struct otsync_reader *r)
     else if (s->fail_if_exists && access(s->fail_if_exists, F_OK) == 0)
         rc = otsync_err_set(&err, OTSYNC_ERETRY, "stream reader: failing because '%s' exists, "
                             "as the job asks (failIfExists)", s->fail_if_exists);
-    s->end(s->arg, rc, rc < 0 ? &err : NULL);
+    /* the task is the engine's no more after end(): close it first, end() may close s */
+    uv_close((uv_handle_t *)&t->produce, on_task_closed);
+    uv_close((uv_handle_t *)&t->delay, on_task_closed);
+    t->end(t->arg, rc, rc < 0 ? &err : NULL);
 }
 
 static void
-on_delay(uv_timer_t *t)
+on_delay(uv_timer_t *h)
 {
-    slice_end(t->data);
+    slice_end(h->data);
 }
 
 static void
 on_produce(uv_idle_t *h)
 {
-    struct otsync_reader *r = h->data;
-    struct stream_reader *s = r->data;
+    struct stream_task *t = h->data;
+    struct stream_reader *s = t->s;
     struct otsync_batch *b;
     struct otsync_record *rec;
     struct otsync_err err;
     size_t n, i, k;
 
-    if (s->canceled || s->left == 0) {
-        uv_idle_stop(&s->produce);
-        if (!s->canceled && s->delay_ms)
-            uv_timer_start(&s->delay, on_delay, s->delay_ms, 0);
+    if (t->canceled || t->left == 0) {
+        uv_idle_stop(&t->produce);
+        if (!t->canceled && s->delay_ms)
+            uv_timer_start(&t->delay, on_delay, s->delay_ms, 0);
         else
-            slice_end(r);
+            slice_end(t);
         return;
     }
-    n = s->left < (int64_t)s->batch_records ? (size_t)s->left : s->batch_records;
+    n = t->left < (int64_t)s->batch_records ? (size_t)t->left : s->batch_records;
     otsync_err_clear(&err);
     if (!(b = otsync_batch_new(n))) {
         otsync_err_set(&err, OTSYNC_ENOMEM, "stream reader: out of memory");
@@ -488,70 +502,55 @@ on_produce(uv_idle_t *h)
             if (otsync_value_copy(b, &rec->cols[k], &s->cols[k].v, &err) < 0)
                 goto fail;
     }
-    s->left -= (int64_t)n;
-    s->emit(s->arg, b);     /* may pause us; the idle handle is then stopped */
+    t->left -= (int64_t)n;
+    t->emit(t->arg, b);     /* may pause us; the idle handle is then stopped */
     return;
 fail:
     otsync_batch_free(b);
-    uv_idle_stop(&s->produce);
-    s->running = false;
-    s->end(s->arg, -err.code, &err);
+    uv_idle_stop(&t->produce);
+    uv_close((uv_handle_t *)&t->produce, on_task_closed);
+    uv_close((uv_handle_t *)&t->delay, on_task_closed);
+    t->end(t->arg, -err.code, &err);
 }
 
 static void
-stream_reader_pause(struct otsync_reader *r)
+stream_reader_pause(struct otsync_reader *r, void *task)
 {
-    struct stream_reader *s = r->data;
+    struct stream_task *t = task;
 
-    s->paused = true;
-    if (!s->canceled)
-        uv_idle_stop(&s->produce);
+    t->paused = true;
+    if (!t->canceled)
+        uv_idle_stop(&t->produce);
 }
 
 static void
-stream_reader_resume(struct otsync_reader *r)
+stream_reader_resume(struct otsync_reader *r, void *task)
 {
-    struct stream_reader *s = r->data;
+    struct stream_task *t = task;
 
-    s->paused = false;
-    if (s->running && !uv_is_active((uv_handle_t *)&s->delay))
-        uv_idle_start(&s->produce, on_produce);
+    t->paused = false;
+    if (!uv_is_active((uv_handle_t *)&t->delay))
+        uv_idle_start(&t->produce, on_produce);
 }
 
 static void
-stream_reader_cancel(struct otsync_reader *r)
+stream_reader_cancel(struct otsync_reader *r, void *task)
 {
-    struct stream_reader *s = r->data;
+    struct stream_task *t = task;
 
-    if (!s->running)
-        return;
-    s->canceled = true;
+    t->canceled = true;
     /* end() must come from the loop, not from inside this call */
-    uv_timer_stop(&s->delay);
-    uv_idle_start(&s->produce, on_produce);
-}
-
-static void
-on_reader_closed(uv_handle_t *h)
-{
-    struct stream_reader *s = ((struct otsync_reader *)h->data)->data;
-
-    if (--s->handles == 0) {
-        ((struct otsync_reader *)h->data)->data = NULL;
-        reader_free(s);
-    }
+    uv_timer_stop(&t->delay);
+    uv_idle_start(&t->produce, on_produce);
 }
 
 static void
 stream_reader_close(struct otsync_reader *r)
 {
-    struct stream_reader *s = r->data;
-
-    if (!s)
-        return;
-    /* the handles point at r, which the engine keeps until the loop has run */
-    uv_close((uv_handle_t *)&s->produce, on_reader_closed);
-    uv_close((uv_handle_t *)&s->delay, on_reader_closed);
+    /* every task closed its own handles when it ended; nothing here is on the loop */
+    if (r->data)
+        reader_free(r->data);
+    r->data = NULL;
 }
 
 const struct otsync_reader_ops otsync_reader_stream = {
@@ -568,6 +567,7 @@ struct stream_writer_conf {
     bool print;
     const char *field_delimiter;
     const char *encoding;
+    int64_t dirty_every;
 };
 
 static const struct otsync_option stream_writer_options[] = {
@@ -577,18 +577,29 @@ static const struct otsync_option stream_writer_options[] = {
      "\t", "what separates the columns of a printed record"},
     {"encoding", OTSYNC_OPT_STRING, offsetof(struct stream_writer_conf, encoding), "UTF-8",
      "the output's encoding; only UTF-8"},
+    {"dirtyEvery", OTSYNC_OPT_INT, offsetof(struct stream_writer_conf, dirty_every), "0",
+     "otsync: reject every Nth record as dirty (to test errorLimit and the dirty file)"},
     {NULL, 0, 0, NULL, NULL},
+};
+
+/* A write or finish whose done() is still to fire. */
+struct stream_pending {
+    otsync_write_done_cb done;  /* NULL: the slot is free */
+    void *arg;
+    int rc;
+    size_t dirty_count;
+    struct otsync_err err;
 };
 
 struct stream_writer {
     bool print;
     const char *delim;          /* borrowed from the job, alive for the run */
     size_t delim_len;
-    uv_idle_t idle;             /* fires the pending done on the next loop turn */
-    otsync_write_done_cb done;
-    void *arg;
-    int rc;
-    struct otsync_err err;
+    uv_idle_t idle;             /* fires the pending dones on the next loop turn */
+    struct stream_pending *slots;   /* one per channel, then one for finish */
+    unsigned slot_count;
+    uint64_t dirty_every;
+    uint64_t seen;              /* records written so far, for dirtyEvery */
 };
 
 static int
@@ -602,6 +613,18 @@ stream_writer_open(struct otsync_writer *w, const void *conf_arg, struct otsync_
                               "got \"%s\"", w->path, conf->encoding);
     if (!(s = calloc(1, sizeof(*s))))
         return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+    s->slot_count = (w->channels ? w->channels : 1) + 1;
+    if (!(s->slots = calloc(s->slot_count, sizeof(*s->slots)))) {
+        free(s);
+        return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+    }
+    if (conf->dirty_every < 0) {
+        free(s->slots);
+        free(s);
+        return otsync_err_set(err, OTSYNC_ECONFIG, "%s.dirtyEvery: must be 0 or more, got %"
+                              PRId64, w->path, conf->dirty_every);
+    }
+    s->dirty_every = (uint64_t)conf->dirty_every;
     s->print = conf->print;
     s->delim = conf->field_delimiter;
     s->delim_len = strlen(s->delim);
@@ -616,37 +639,68 @@ on_done_turn(uv_idle_t *h)
 {
     struct otsync_writer *w = h->data;
     struct stream_writer *s = w->data;
-    otsync_write_done_cb done = s->done;
+    struct stream_pending p;
+    unsigned i;
 
     uv_idle_stop(&s->idle);
-    s->done = NULL;
-    done(s->arg, s->rc, 0, s->rc < 0 ? &s->err : NULL);
+    for (i = 0; i < s->slot_count; i++) {
+        if (!s->slots[i].done)
+            continue;
+        p = s->slots[i];
+        s->slots[i].done = NULL;    /* free before the call: done() may write again */
+        p.done(p.arg, p.rc, p.dirty_count, p.rc < 0 ? &p.err : NULL);
+    }
 }
 
 /* done() fires on the next loop turn, never from inside write() or finish(). */
 static int
-later(struct stream_writer *s, otsync_write_done_cb done, void *arg, struct otsync_err *err)
+later(struct stream_writer *s, unsigned slot, int rc, const struct otsync_err *rerr,
+      size_t dirty_count, otsync_write_done_cb done, void *arg, struct otsync_err *err)
 {
-    if (s->done)
-        return otsync_err_set(err, OTSYNC_EINVAL, "stream writer: a write is already running");
-    s->done = done;
-    s->arg = arg;
+    struct stream_pending *p;
+
+    if (slot >= s->slot_count)
+        return otsync_err_set(err, OTSYNC_EINVAL, "stream writer: no channel %u", slot);
+    p = &s->slots[slot];
+    if (p->done)
+        return otsync_err_set(err, OTSYNC_EINVAL, "stream writer: channel %u is already "
+                              "writing", slot);
+    p->done = done;
+    p->arg = arg;
+    p->rc = rc;
+    p->dirty_count = dirty_count;
+    if (rerr)
+        p->err = *rerr;
+    else
+        otsync_err_clear(&p->err);
     uv_idle_start(&s->idle, on_done_turn);
     return 0;
 }
 
 static int
-stream_writer_write(struct otsync_writer *w, struct otsync_batch *b, otsync_write_done_cb done,
-                    void *arg, struct otsync_err *err)
+stream_writer_write(struct otsync_writer *w, unsigned channel, struct otsync_batch *b,
+                    otsync_write_done_cb done, void *arg, struct otsync_err *err)
 {
     struct stream_writer *s = w->data;
     char buf[OTSYNC_VALUE_TEXT_MAX];
+    char why[128];
+    struct otsync_err werr;
     const char *text;
-    size_t i, k, len;
+    size_t i, k, len, dirty = 0;
+    int rc;
 
-    s->rc = 0;
-    otsync_err_clear(&s->err);
-    for (i = 0; s->print && i < b->count; i++) {
+    if (channel + 1 >= s->slot_count)
+        return otsync_err_set(err, OTSYNC_EINVAL, "stream writer: no channel %u", channel);
+    for (i = 0; i < b->count; i++) {
+        if (s->dirty_every && ++s->seen % s->dirty_every == 0) {
+            snprintf(why, sizeof(why), "stream writer: record %" PRIu64 " rejected, as the job "
+                     "asks (dirtyEvery: %" PRIu64 ")", s->seen, s->dirty_every);
+            w->dirty(w->dirty_arg, &b->recs[i], why);
+            dirty++;
+            continue;
+        }
+        if (!s->print)
+            continue;
         for (k = 0; k < b->recs[i].count; k++) {
             text = otsync_value_text(&b->recs[i].cols[k], buf, &len);
             if ((k && fwrite(s->delim, 1, s->delim_len, stdout) != s->delim_len)
@@ -656,10 +710,10 @@ stream_writer_write(struct otsync_writer *w, struct otsync_batch *b, otsync_writ
         if (putchar('\n') == EOF)
             goto fail;
     }
-    return later(s, done, arg, err);
+    return later(s, channel, 0, NULL, dirty, done, arg, err);
 fail:
-    s->rc = otsync_err_errno(&s->err, errno, "stream writer: writing to standard output");
-    return later(s, done, arg, err);
+    rc = otsync_err_errno(&werr, errno, "stream writer: writing to standard output");
+    return later(s, channel, rc, &werr, 0, done, arg, err);
 }
 
 static int
@@ -667,26 +721,29 @@ stream_writer_finish(struct otsync_writer *w, otsync_write_done_cb done, void *a
                      struct otsync_err *err)
 {
     struct stream_writer *s = w->data;
+    struct otsync_err ferr;
+    int rc = 0;
 
-    s->rc = 0;
-    otsync_err_clear(&s->err);
+    otsync_err_clear(&ferr);
     if (fflush(stdout) != 0)
-        s->rc = otsync_err_errno(&s->err, errno, "stream writer: writing to standard output");
-    return later(s, done, arg, err);
+        rc = otsync_err_errno(&ferr, errno, "stream writer: writing to standard output");
+    return later(s, s->slot_count - 1, rc, rc < 0 ? &ferr : NULL, 0, done, arg, err);
 }
 
 static void
 stream_writer_cancel(struct otsync_writer *w)
 {
-    /* write() did its work before returning; the pending done() is all there is, and it fires */
+    /* write() did its work before returning; the pending dones are all there is, and fire */
 }
 
 static void
 on_writer_closed(uv_handle_t *h)
 {
     struct otsync_writer *w = h->data;
+    struct stream_writer *s = w->data;
 
-    free(w->data);
+    free(s->slots);
+    free(s);
     w->data = NULL;
 }
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include "otsync/redact.h"
 #include "job.h"
 
 #define MAX_CHANNELS 1000   /* each channel will hold buffers and connections of its own */
@@ -384,8 +385,10 @@ check_options(struct checker *c, json_t *obj, const struct otsync_option *opts, 
         old = path_key(&c->path, o->key);
         v = obj ? json_object_get(obj, o->key) : NULL;
         if (v) {
+            /* a secret given as the wrong type is still a secret: never quoted */
             if (!convert(v, o->type, field))
-                bad(c, "expected %s, got %s", expected(o->type), show(v, buf));
+                bad(c, "expected %s, got %s", expected(o->type),
+                    redact_name(o->key) ? REDACTED : show(v, buf));
         } else if (!o->def) {
             bad(c, "required %s missing", what);
         } else if (o->type == OTSYNC_OPT_STRING) {
@@ -458,6 +461,7 @@ struct speed_conf {
     int64_t concurrent, channel;
     double mbps;
     bool throttle;
+    int64_t record, byte;
 };
 
 static const struct otsync_option speed_options[] = {
@@ -469,6 +473,10 @@ static const struct otsync_option speed_options[] = {
      "byte-rate limit of the job in MiB/s; 0: none"},
     {"throttle", OTSYNC_OPT_BOOL, offsetof(struct speed_conf, throttle), "true",
      "false: mbps is not applied (DataWorks)"},
+    {"record", OTSYNC_OPT_INT, offsetof(struct speed_conf, record), "0",
+     "record-rate limit of the job in records/s; 0: none (DataX)"},
+    {"byte", OTSYNC_OPT_INT, offsetof(struct speed_conf, byte), "0",
+     "byte-rate limit in bytes/s, DataX's form of mbps; 0: none"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -554,6 +562,12 @@ check_setting(struct checker *c, struct job_plan *p, json_t *setting)
                sp.channel);
     if (sp.mbps < 0)
         bad_at(c, "speed", "mbps", "must be 0 (no limit) or more, got %g", sp.mbps);
+    if (sp.record < 0)
+        bad_at(c, "speed", "record", "must be 0 (no limit) or more, got %" PRId64, sp.record);
+    if (sp.byte < 0)
+        bad_at(c, "speed", "byte", "must be 0 (no limit) or more, got %" PRId64, sp.byte);
+    if (sp.mbps > 0 && sp.byte > 0)
+        bad_at(c, "speed", "byte", "mbps and byte both limit the byte rate; give one");
     path_pop(&c->path, old);
 
     p->channels = 1;
@@ -561,11 +575,15 @@ check_setting(struct checker *c, struct job_plan *p, json_t *setting)
         p->channels = (unsigned)sp.concurrent;
     else if (sp.channel >= 1 && sp.channel <= MAX_CHANNELS)
         p->channels = (unsigned)sp.channel;
-    p->mbps = sp.throttle && sp.mbps > 0 ? sp.mbps : 0;
-    /* the record limit (default 0) gives way when only a percentage is given */
+    p->mbps = !sp.throttle ? 0 : sp.mbps > 0 ? sp.mbps
+            : sp.byte > 0 ? (double)sp.byte / (1024.0 * 1024.0) : 0;
+    p->records_per_s = sp.throttle && sp.record > 0 ? (double)sp.record : 0;
+    /* the record limit (default 0) gives way when only a percentage is given; when both are
+     * given the record limit wins, as in DataX */
     p->error_record = json_object_get(limit, "record") || !json_object_get(limit, "percentage")
                       ? el.record : -1;
-    p->error_percentage = json_object_get(limit, "percentage") ? el.percentage : -1;
+    p->error_percentage = json_object_get(limit, "percentage") && p->error_record < 0
+                          ? el.percentage : -1;
 }
 
 /*

@@ -33,10 +33,13 @@ struct job_plan {
     const struct otsync_writer_ops *writer_ops;
     struct job_side reader, writer;
     unsigned channels;      /* setting.speed.concurrent (or .channel); default 1 */
-    double mbps;            /* setting.speed.mbps in MiB/s; 0: no limit (or throttle false) */
+    double mbps;            /* setting.speed.mbps (or .byte) in MiB/s; 0: no limit (or
+                             * throttle false) */
+    double records_per_s;   /* setting.speed.record; 0: no limit */
     int64_t error_record;   /* setting.errorLimit.record; default 0; < 0: not checked (only
                              * a percentage was given) */
-    double error_percentage;    /* setting.errorLimit.percentage (0..1); < 0: not set */
+    double error_percentage;    /* setting.errorLimit.percentage (0..1); < 0: not set, or
+                                 * the record limit was given too (it wins) */
 };
 
 /*

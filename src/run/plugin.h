@@ -19,6 +19,9 @@
  *   needs no re-entrancy guards.
  * - end() and done() fire exactly once per start()/write()/finish() that returned 0, also
  *   after cancel().
+ * - Slices run side by side: the engine keeps up to `channels` slices started at once, each
+ *   with its own task handle, and one write in flight per channel. A plugin keeps per-slice
+ *   and per-channel state apart; everything still happens on the one loop thread.
  */
 #ifndef OTSYNC_PLUGIN_H
 #define OTSYNC_PLUGIN_H
@@ -30,7 +33,7 @@
 #include "otsync/err.h"
 #include "record.h"
 
-#define OTSYNC_PLUGIN_ABI 1
+#define OTSYNC_PLUGIN_ABI 2
 
 /*
  * Parameter types, and the C type stored at the option's offset in the conf struct:
@@ -59,10 +62,25 @@ struct otsync_option {
     const char *doc;            /* one line for the man page */
 };
 
+/*
+ * A record the plugin could not read or write: the engine writes it with reason to the job's
+ * dirty file and counts it against setting.errorLimit. rec and reason are borrowed for the
+ * call. A reader's dirty record is counted as read and dirty; a writer reports the count of
+ * its batch's dirty records in done() as well, after calling this once for each.
+ */
+typedef void (*otsync_dirty_cb)(void *arg, const struct otsync_record *rec, const char *reason);
+
+/* The named connections of the datasources file (datasource.h), for plugins that need one. */
+struct datasources;
+
 struct otsync_reader {
     const struct otsync_reader_ops *ops;
     uv_loop_t *loop;            /* borrowed */
     const char *path;           /* JSON path of the parameter object, for messages */
+    unsigned channels;          /* setting.speed.concurrent */
+    const struct datasources *datasources;  /* borrowed; NULL when no file was given */
+    otsync_dirty_cb dirty;
+    void *dirty_arg;
     void *data;                 /* the plugin's state, set by open */
 };
 
@@ -70,6 +88,10 @@ struct otsync_writer {
     const struct otsync_writer_ops *ops;
     uv_loop_t *loop;
     const char *path;
+    unsigned channels;          /* writes may be in flight on channels 0 .. channels-1 */
+    const struct datasources *datasources;
+    otsync_dirty_cb dirty;
+    void *dirty_arg;
     void *data;
 };
 
@@ -96,14 +118,17 @@ struct otsync_reader_ops {
     /* How many slices to read, given the job's channel count as advice (>= 1). */
     int  (*split)(struct otsync_reader *r, unsigned advice, unsigned *ret_count,
                   struct otsync_err *err);
-    /* Starts slice (0 .. count-1): emit() per batch, then end() once. */
+    /*
+     * Starts slice (0 .. count-1): emit() per batch, then end() once. *ret_task names the
+     * running slice for pause, resume and cancel; the plugin frees it after end().
+     */
     int  (*start)(struct otsync_reader *r, unsigned slice, otsync_read_emit_cb emit,
-                  otsync_read_end_cb end, void *arg, struct otsync_err *err);
+                  otsync_read_end_cb end, void *arg, void **ret_task, struct otsync_err *err);
     /* Backpressure: stop asking for more; a batch already on its way may still be emitted. */
-    void (*pause)(struct otsync_reader *r);
-    void (*resume)(struct otsync_reader *r);
-    /* The running slice ends early; end() still fires, once. */
-    void (*cancel)(struct otsync_reader *r);
+    void (*pause)(struct otsync_reader *r, void *task);
+    void (*resume)(struct otsync_reader *r, void *task);
+    /* That slice ends early; its end() still fires, once. */
+    void (*cancel)(struct otsync_reader *r, void *task);
     /* Releases r->data; uv handles close on the loop, which must run again to free them. */
     void (*close)(struct otsync_reader *r);
 };
@@ -114,13 +139,16 @@ struct otsync_writer_ops {
     size_t conf_size;
     const struct otsync_option *options;
     int  (*open)(struct otsync_writer *w, const void *conf, struct otsync_err *err);
-    /* Writes b (borrowed until done fires; the engine frees it after). One write at a time. */
-    int  (*write)(struct otsync_writer *w, struct otsync_batch *b, otsync_write_done_cb done,
-                  void *arg, struct otsync_err *err);
+    /*
+     * Writes b (borrowed until done fires; the engine frees it after) for channel (0 ..
+     * w->channels-1): one write at a time per channel, several channels at once.
+     */
+    int  (*write)(struct otsync_writer *w, unsigned channel, struct otsync_batch *b,
+                  otsync_write_done_cb done, void *arg, struct otsync_err *err);
     /* Every batch was written: commit or flush so the output is complete; then done(). */
     int  (*finish)(struct otsync_writer *w, otsync_write_done_cb done, void *arg,
                    struct otsync_err *err);
-    /* In-flight work ends; its done() still fires, once. */
+    /* In-flight work (every channel's, and finish) ends; each done() still fires, once. */
     void (*cancel)(struct otsync_writer *w);
     void (*close)(struct otsync_writer *w);
 };

@@ -20,7 +20,7 @@ run() {
 field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$LAST"; }
 SUMMARY_RE='^\{"status":"(success|failed)","exit_code":[0-9]+,"records_read":[0-9]+,'
 SUMMARY_RE+='"records_written":[0-9]+,"records_dirty":[0-9]+,"bytes":[0-9]+,"elapsed_ms":[0-9]+'
-SUMMARY_RE+='(,"error":".+")?\}$'
+SUMMARY_RE+=',"rows_per_s":[0-9]+,"mb_per_s":[0-9.]+(,"dirty_file":"[^"]+")?(,"error":".+")?\}$'
 summary_ok() { grep -Eq "$SUMMARY_RE" <<<"$LAST"; }
 has() { grep -qF -- "$1" <<<"$2"; }
 lacks() { ! grep -qF -- "$1" <<<"$2"; }
@@ -202,6 +202,61 @@ v1 "$WORK/mbps.json" '"sliceRecordCount": 65536, "column": [{"type": "long", "va
 run "$WORK/mbps.json"
 check_eq "mbps: exit 0" 0 "$RC"
 check "mbps 1: half a MiB takes about half a second" test "$(field elapsed_ms)" -ge 400
+
+# --- the engine: channels side by side, errorLimit, the dirty file, the record rate
+v1 "$WORK/chan.json" '"sliceRecordCount": 5000, "delayMs": 300,
+    "column": [{"type": "long", "value": 7}]' '"print": false' '"speed": {"concurrent": 4}'
+run "$WORK/chan.json"
+check_eq "4 channels: exit 0" 0 "$RC"
+check_eq "4 channels: every slice read" 20000 "$(field records_read)"
+check "4 channels: logged" has "4 channels, 4 slices" "$ERR"
+# four slices that each wait 300 ms before ending run side by side, not one after another
+check "4 channels: slices ran side by side" test "$(field elapsed_ms)" -lt 1100
+
+v1 "$WORK/dirty.json" '"sliceRecordCount": 1000, "column": [{"type": "string", "value": "v"},
+    {"type": "long", "value": 5}]' '"print": false, "dirtyEvery": 10' \
+    '"errorLimit": {"record": 100}'
+run "$WORK/dirty.json" --dirty-file "$WORK/d1.jsonl"
+check_eq "errorLimit.record 100, 100 dirty: exit 0" 0 "$RC"
+check_eq "dirty records counted" 100 "$(field records_dirty)"
+check_eq "the rest written" 900 "$(field records_written)"
+check_eq "the summary names the dirty file" "$WORK/d1.jsonl" "$(field dirty_file)"
+check "the log names the dirty file" has "dirty records are written to $WORK/d1.jsonl" "$ERR"
+check_eq "one line per dirty record" 100 "$(wc -l < "$WORK/d1.jsonl")"
+check "a dirty line: reason and record" grep -q \
+    '"side":"writer","plugin":"stream","reason":"stream writer: record 10 rejected, as the job asks (dirtyEvery: 10)","record":\["v",5\]' \
+    "$WORK/d1.jsonl"
+check_eq "the dirty file is private" 600 "$(stat -c %a "$WORK/d1.jsonl")"
+v1 "$WORK/dirty99.json" '"sliceRecordCount": 1000, "column": [{"type": "long", "value": 5}]' \
+    '"print": false, "dirtyEvery": 10' '"errorLimit": {"record": 99}'
+run "$WORK/dirty99.json" --dirty-file "$WORK/d2.jsonl"
+check_eq "errorLimit.record 99, 100 dirty: exit 1" 1 "$RC"
+check "errorLimit.record: says why" has "100 dirty records, more than setting.errorLimit.record allows (99)" "$LAST"
+v1 "$WORK/pct.json" '"sliceRecordCount": 1000, "column": [{"type": "long", "value": 5}]' \
+    '"print": false, "dirtyEvery": 10' '"errorLimit": {"percentage": 0.05}'
+run "$WORK/pct.json" --dirty-file "$WORK/d3.jsonl"
+check_eq "errorLimit.percentage 0.05, 10 % dirty: exit 1" 1 "$RC"
+check "errorLimit.percentage: says why" has "100 dirty of 1000 records read, more than setting.errorLimit.percentage allows (0.05)" "$LAST"
+v1 "$WORK/pct2.json" '"sliceRecordCount": 1000, "column": [{"type": "long", "value": 5}]' \
+    '"print": false, "dirtyEvery": 10' '"errorLimit": {"percentage": 0.2}'
+run "$WORK/pct2.json" --dirty-file "$WORK/d4.jsonl"
+check_eq "errorLimit.percentage 0.2, 10 % dirty: exit 0" 0 "$RC"
+v1 "$WORK/both.json" '"sliceRecordCount": 1000, "column": [{"type": "long", "value": 5}]' \
+    '"print": false, "dirtyEvery": 10' '"errorLimit": {"record": 200, "percentage": 0.01}'
+run "$WORK/both.json" --dirty-file "$WORK/d5.jsonl"
+check_eq "record and percentage both given: the record limit wins" 0 "$RC"
+OTSYNC_DIRTY_FILE="$WORK/d6.jsonl" OTSYNC_INSTANCE=t.20261130000500 OTSYNC_ATTEMPT=3 \
+    run "$WORK/dirty.json"
+check "OTSYNC_DIRTY_FILE (the daemon's choice) is used, lines name the attempt" grep -q \
+    '"instance":"t.20261130000500","attempt":3' "$WORK/d6.jsonl"
+run "$WORK/v1.json" --dirty-file "$WORK/d7.jsonl"
+check "a clean run leaves no dirty file" test ! -e "$WORK/d7.jsonl"
+v1 "$WORK/rate.json" '"sliceRecordCount": 3000, "column": [{"type": "long", "value": 7}]' \
+    '"print": false' '"speed": {"record": 5000}'
+run "$WORK/rate.json"
+check_eq "speed.record: exit 0" 0 "$RC"
+# 3000 records at 5000/s: the batches after the first wait for the rest of the allowance
+check "speed.record 5000: 3000 records take at least 0.35 s" test "$(field elapsed_ms)" -ge 350
 
 timeout 30 "$OTSYNC_RUN" "$WORK/v1.json" > /dev/full 2> "$WORK/err"; rc=$?
 check_eq "stdout that cannot be written: exit 1" 1 "$rc"
