@@ -25,6 +25,7 @@
 #include "otsync/diag.h"
 #include "otsync/journal.h"
 #include "otsync/state.h"
+#include "otsync/datasource.h"
 #include "otsync/log.h"
 #include "otsync/redact.h"
 #include "otsync/sched.h"
@@ -491,6 +492,19 @@ main(int argc, char **argv)
         }
         tzset();
         rc = catalog_load(d.conf.catalogue, NULL, &dg, &d.cat);
+    }
+    if (rc == 0) {
+        /* children read the datasources file afresh; checking it here catches a typo at
+         * start-up and at -t instead of at the first instance's run */
+        struct datasources *ds = NULL;
+        int drc = datasources_load(d.conf.datasources, &ds, &dg);
+
+        datasources_free(ds);
+        if (drc < 0 && drc != -OTSYNC_ENOENT) {
+            catalog_unref(d.cat);
+            d.cat = NULL;
+            rc = drc;
+        }
     }
     diag_print(&dg, stderr);
     malloc_trim(0);     /* as after a reload */

@@ -106,7 +106,7 @@ summary(int exit_code, const struct engine_stats *st, const struct dirty_file *d
             json_object_set_new(o, "dirty_file", json_string(dirty->path));
         if (exit_code != EXIT_JOB_OK)
             json_object_set_new(o, "error", json_string(error && *error ? error : "unknown error"));
-        line = json_dumps(o, JSON_COMPACT);
+        line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
         json_decref(o);
     }
     if (line)

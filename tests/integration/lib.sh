@@ -23,6 +23,9 @@ check() {   # check DESCRIPTION COMMAND...
     d=$1; shift
     if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
+# has / lacks TEXT STRING: whether STRING contains TEXT (for check)
+has() { grep -qF -- "$1" <<<"$2"; }
+lacks() { ! grep -qF -- "$1" <<<"$2"; }
 check_eq() {    # check_eq DESCRIPTION EXPECTED ACTUAL
     if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: expected '$2', got '$3'"; fi
 }

@@ -34,6 +34,30 @@ check "unknown key at 4:5" grep -q "bad.yaml:4:5: error: .*unknown key 'retires'
 check "bad token at its column" grep -q "bad.yaml:9:16: error: .*unknown token 'hh'" <<<"$out"
 check "undefined placeholder named" grep -q "bad.yaml:[0-9]*:[0-9]*: error: .*undefined parameter 'startTime'" <<<"$out"
 
+# the datasources file is checked too: a bad type, and a secret file others can read
+rm -f "$WORK/tasks.d/bad.yaml"
+printf 'tasks: []\n' > "$WORK/tasks.d/empty.yaml"
+printf 's3cr3t\n' > "$WORK/loose.secret"
+chmod 644 "$WORK/loose.secret"
+cat > "$WORK/datasources.yaml" <<EOT
+datasources:
+  a:
+    type: s3
+  b:
+    type: ots
+    endpoint: https://x.example
+    instance: x
+    access_key_id: AK
+    access_key_secret_file: $WORK/loose.secret
+EOT
+out=$("$OTSYNCD" -t -c "$WORK/otsyncd.yaml" 2>&1); rc=$?
+echo "$out"
+check_eq "-t exits 1 on datasources errors" 1 "$rc"
+check "datasources: bad type at 3:11" grep -q "datasources.yaml:3:11: error: datasource a.type" <<<"$out"
+check "datasources: a loose secret file refused" grep -q "datasources.yaml:9:29: error: .*permissions 0644 are too open" <<<"$out"
+check "datasources: the secret is not shown" lacks "s3cr3t" "$out"
+rm -f "$WORK/datasources.yaml"
+
 out=$("$OTSYNCD" -t -c "$top_srcdir/etc/otsyncd.yaml" 2>&1); rc=$?
 echo "$out"
 check_eq "the etc/ examples check clean" 0 "$rc"

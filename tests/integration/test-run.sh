@@ -22,8 +22,6 @@ SUMMARY_RE='^\{"status":"(success|failed)","exit_code":[0-9]+,"records_read":[0-
 SUMMARY_RE+='"records_written":[0-9]+,"records_dirty":[0-9]+,"bytes":[0-9]+,"elapsed_ms":[0-9]+'
 SUMMARY_RE+=',"rows_per_s":[0-9]+,"mb_per_s":[0-9.]+(,"dirty_file":"[^"]+")?(,"error":".+")?\}$'
 summary_ok() { grep -Eq "$SUMMARY_RE" <<<"$LAST"; }
-has() { grep -qF -- "$1" <<<"$2"; }
-lacks() { ! grep -qF -- "$1" <<<"$2"; }
 
 # v1 JOB-FILE READER-PARAMS WRITER-PARAMS [SETTING]: a DataWorks v1 job with stream plugins
 v1() {
