@@ -87,4 +87,8 @@ struct daemon_config {
 int daemon_config_load(const char *path, struct diag *d, struct daemon_config *ret_conf) OTSYNC_WUR;
 void daemon_config_fini(struct daemon_config *conf);
 
+/* The otsync-run beside the running program (a build tree), else the installed one: what
+ * `runner` means when the configuration leaves it out. Returns new, or NULL (out of memory). */
+char *daemon_config_default_runner(void);
+
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "otsync/build.h"
 #include "otsync/catalog.h"
 #include "otsync/log.h"
 #include "yamlnode.h"
@@ -230,4 +231,23 @@ daemon_config_fini(struct daemon_config *conf)
     free(conf->timezone);
     free(conf->runner);
     memset(conf, 0, sizeof(*conf));
+}
+
+char *
+daemon_config_default_runner(void)
+{
+    char self[4096], path[4096 + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+
+    if (n > 0) {
+        self[n] = '\0';
+        if ((slash = strrchr(self, '/'))) {
+            *slash = '\0';
+            snprintf(path, sizeof(path), "%s/otsync-run", self);
+            if (access(path, X_OK) == 0)
+                return strdup(path);
+        }
+    }
+    return strdup(OTSYNC_LIBEXECDIR "/otsync-run");
 }

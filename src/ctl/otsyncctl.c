@@ -38,6 +38,8 @@ struct opts {
     bool json;
     bool follow;
     char *state_dir;        /* from the config, for reading the journal */
+    char *datasources;      /* from the config, for test-datasource */
+    char *runner;
     json_t *req;            /* the request (borrowed) */
     char *sock_from_conf;
 };
@@ -58,6 +60,7 @@ usage(FILE *out)
             "  backfill TASK --from TIME --to TIME\n"
             "  render TASK --at TIME          the job JSON that instance runs (secrets redacted)\n"
             "  reload                         reload the catalogue (like SIGHUP)\n"
+            "  test-datasource NAME           one authenticated call to that datasource\n"
             "options:\n"
             "  -s, --socket PATH   the daemon's socket (default: from the config, else\n"
             "                      /run/otsync/otsyncd.sock)\n"
@@ -783,6 +786,8 @@ load_config(struct opts *o)
     if (daemon_config_load(path, &d, &conf) == 0) {
         o->state_dir = strdup(conf.state_dir);
         o->sock_from_conf = strdup(conf.socket);
+        o->datasources = strdup(conf.datasources);
+        o->runner = conf.runner ? strdup(conf.runner) : NULL;
         /* times are shown as the daemon sees them */
         if (conf.timezone)
             setenv("TZ", conf.timezone, 1);
@@ -792,6 +797,34 @@ load_config(struct opts *o)
         diag_print(&d, stderr);
     }
     diag_fini(&d);
+}
+
+/*
+ * test-datasource NAME: otsync-run --test-datasource with the daemon's datasources file, run
+ * here as the operator (the daemon is not involved, so this works while it is down too).
+ */
+static int
+test_datasource(struct opts *o, int argc, char **argv)
+{
+    char *runner;
+
+    if (argc != 2 || argv[1][0] == '-')
+        return usage_error("test-datasource NAME: name one datasource");
+    load_config(o);
+    if (!o->datasources) {
+        fprintf(stderr, "otsyncctl: test-datasource needs otsyncd's config for the datasources "
+                "file: give -c FILE\n");
+        return EXIT_USAGE;
+    }
+    runner = o->runner ? o->runner : daemon_config_default_runner();
+    if (!runner) {
+        fprintf(stderr, "otsyncctl: out of memory\n");
+        return EXIT_NO;
+    }
+    fflush(stdout);
+    execl(runner, "otsync-run", "-d", o->datasources, "--test-datasource", argv[1], (char *)NULL);
+    fprintf(stderr, "otsyncctl: %s: %s\n", runner, strerror(errno));
+    return EXIT_NO;
 }
 
 int
@@ -829,6 +862,8 @@ main(int argc, char **argv)
             argc--;
             i--;
         }
+    if (!strcmp(argv[optind], "test-datasource"))
+        return test_datasource(&o, argc - optind, argv + optind);
     if ((rc = build_request(argc - optind, argv + optind, &o, &req)) != 0)
         return rc;
     o.req = req;
@@ -913,5 +948,7 @@ out:
     json_decref(rep);
     free(o.state_dir);
     free(o.sock_from_conf);
+    free(o.datasources);
+    free(o.runner);
     return rc;
 }

@@ -363,26 +363,6 @@ close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-/* The otsync-run beside this binary (a build tree), else the installed one. */
-static char *
-default_runner(void)
-{
-    char self[PATH_MAX], path[PATH_MAX + 16];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    char *slash;
-
-    if (n > 0) {
-        self[n] = '\0';
-        if ((slash = strrchr(self, '/'))) {
-            *slash = '\0';
-            snprintf(path, sizeof(path), "%s/otsync-run", self);
-            if (access(path, X_OK) == 0)
-                return strdup(path);
-        }
-    }
-    return strdup(OTSYNC_LIBEXECDIR "/otsync-run");
-}
-
 static int
 mkdir_p(const char *path, mode_t mode)
 {
@@ -549,7 +529,7 @@ main(int argc, char **argv)
         log_init("otsyncd");
     }
     if (!d.conf.runner)
-        d.conf.runner = default_runner();
+        d.conf.runner = daemon_config_default_runner();
     /* a child that dies with our pipe open must not kill us with SIGPIPE */
     signal(SIGPIPE, SIG_IGN);
 

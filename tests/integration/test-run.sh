@@ -256,6 +256,33 @@ check_eq "speed.record: exit 0" 0 "$RC"
 # 3000 records at 5000/s: the batches after the first wait for the rest of the allowance
 check "speed.record 5000: 3000 records take at least 0.35 s" test "$(field elapsed_ms)" -ge 350
 
+# --- --test-datasource: what failed, said plainly (the emulator tests cover auth and success)
+cat > "$WORK/ds.yaml" <<EOT
+datasources:
+  closed:
+    type: oss
+    endpoint: http://127.0.0.1:1
+    bucket: b
+    access_key_id: AK
+    access_key_secret: not-shown-anywhere
+EOT
+chmod 600 "$WORK/ds.yaml"
+out=$(timeout 60 "$OTSYNC_RUN" -d "$WORK/ds.yaml" --test-datasource closed); rc=$?
+check_eq "test-datasource, nothing listening: exit 1" 1 "$rc"
+check "test-datasource, nothing listening: says so" has "failed: closed: http://127.0.0.1:1: nothing accepts connections there" "$out"
+check "test-datasource: the secret is not shown" lacks "not-shown-anywhere" "$out"
+out=$("$OTSYNC_RUN" -d "$WORK/ds.yaml" --test-datasource nope); rc=$?
+check_eq "test-datasource, unknown name: exit 2" 2 "$rc"
+check "test-datasource, unknown name: says so" has "no datasource named nope in $WORK/ds.yaml" "$out"
+printf 'state_dir: %s/st\ndatasources: ds.yaml\nrunner: %s\n' "$WORK" "$OTSYNC_RUN" > "$WORK/ctl.yaml"
+out=$(timeout 60 "$top_builddir/otsyncctl" -c "$WORK/ctl.yaml" test-datasource closed); rc=$?
+check_eq "otsyncctl test-datasource runs the same check: exit 1" 1 "$rc"
+check "otsyncctl test-datasource: says what failed" has "nothing accepts connections there" "$out"
+chmod 644 "$WORK/ds.yaml"
+out=$("$OTSYNC_RUN" -d "$WORK/ds.yaml" --test-datasource closed 2>&1); rc=$?
+check_eq "an inline secret in a world-readable datasources file: exit 2" 2 "$rc"
+check "  ... says why, with file:line:col" has "ds.yaml:7:24: error: datasource closed.access_key_secret" "$out"
+
 timeout 30 "$OTSYNC_RUN" "$WORK/v1.json" > /dev/full 2> "$WORK/err"; rc=$?
 check_eq "stdout that cannot be written: exit 1" 1 "$rc"
 check "stdout that cannot be written: logged" grep -q "writing to standard output" "$WORK/err"
