@@ -6,6 +6,7 @@
  * length: each read is checked against the bytes left before it happens, and every refusal
  * names the offset of the fault. What rows mean for a table is the caller's business.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,11 +65,41 @@ static const uint8_t crc8_table[256] = {
     0xfa, 0xfd, 0xf4, 0xf3,
 };
 
+/*
+ * Slicing-by-8: slice[k][x] is the CRC of byte x followed by k zero bytes, so eight input
+ * bytes fold in with eight lookups that do not wait on each other. Serving a GetRange page
+ * checksums every value it returns; this keeps that from being the emulator's bottleneck.
+ */
+static uint8_t crc8_slice[8][256];
+static pthread_once_t crc8_once = PTHREAD_ONCE_INIT;
+
+static void
+crc8_slices_init(void)
+{
+    unsigned k, x;
+
+    for (x = 0; x < 256; x++) {
+        crc8_slice[0][x] = crc8_table[x];
+        for (k = 1; k < 8; k++)
+            crc8_slice[k][x] = crc8_table[crc8_slice[k - 1][x]];
+    }
+}
+
 uint8_t
 plainbuffer_crc8(uint8_t crc, const void *buf, size_t len)
 {
     const unsigned char *p = buf;
 
+    if (len >= 16) {
+        pthread_once(&crc8_once, crc8_slices_init);
+        while (len >= 8) {
+            crc = crc8_slice[7][crc ^ p[0]] ^ crc8_slice[6][p[1]] ^ crc8_slice[5][p[2]]
+                  ^ crc8_slice[4][p[3]] ^ crc8_slice[3][p[4]] ^ crc8_slice[2][p[5]]
+                  ^ crc8_slice[1][p[6]] ^ crc8_slice[0][p[7]];
+            p += 8;
+            len -= 8;
+        }
+    }
     while (len--)
         crc = crc8_table[crc ^ *p++];
     return crc;
@@ -398,10 +429,12 @@ check_cell(const struct pb_cell *c, bool key, size_t row, size_t idx, size_t *si
     return 0;
 }
 
-static void
+/* Writes the cell and returns its checksum, which the row's checksum folds in. */
+static uint8_t
 write_cell(struct pb_buf *b, const struct pb_cell *c)
 {
     unsigned char head[9];
+    uint8_t crc = plainbuffer_cell_checksum(c);
     size_t n;
 
     put8(b, TAG_CELL);
@@ -425,21 +458,29 @@ write_cell(struct pb_buf *b, const struct pb_cell *c)
         put64(b, (uint64_t)c->ts);
     }
     put8(b, TAG_CELL_CHECKSUM);
-    put8(b, plainbuffer_cell_checksum(c));
+    put8(b, crc);
+    return crc;
 }
 
 static void
 write_row(struct pb_buf *b, const struct pb_row *row)
 {
+    unsigned char c;
+    uint8_t crc = 0;
     size_t i;
 
+    /* the row checksum of section 3.5, from the cell checksums as they are written */
     put8(b, TAG_ROW_PK);
-    for (i = 0; i < row->pk_count; i++)
-        write_cell(b, &row->pk[i]);
+    for (i = 0; i < row->pk_count; i++) {
+        c = write_cell(b, &row->pk[i]);
+        crc = crc8_table[crc ^ c];
+    }
     if (row->attr_count) {
         put8(b, TAG_ROW_DATA);
-        for (i = 0; i < row->attr_count; i++)
-            write_cell(b, &row->attrs[i]);
+        for (i = 0; i < row->attr_count; i++) {
+            c = write_cell(b, &row->attrs[i]);
+            crc = crc8_table[crc ^ c];
+        }
     }
     if (row->deleted)
         put8(b, TAG_DELETE_ROW);
@@ -456,7 +497,7 @@ write_row(struct pb_buf *b, const struct pb_row *row)
         put32(b, row->seq.row_index);
     }
     put8(b, TAG_ROW_CHECKSUM);
-    put8(b, plainbuffer_row_checksum(row));
+    put8(b, crc8_table[crc ^ (row->deleted ? 1 : 0)]);
 }
 
 int
