@@ -57,3 +57,16 @@ daemon_config() {
         for l in "$@"; do echo "$l"; done
     } > "$WORK/otsyncd.yaml"
 }
+
+# start_emu [OPTION...]: starts otsync-emu on 127.0.0.1 (free ports), stopped on exit; sets
+# EMU_OTS, EMU_OSS, EMU_ODPS and EMU_TUNNEL from the line it prints when ready. Credentials:
+# its demo defaults (otsync-emu-id / otsync-emu-secret) unless the environment sets others.
+start_emu() {
+    "$top_builddir/otsync-emu" --listen 127.0.0.1:0 "$@" > "$WORK/emu.json" 2> "$WORK/emu.log" &
+    PIDS="$PIDS $!"
+    wait_for 10 test -s "$WORK/emu.json" || { echo "otsync-emu did not start:"; cat "$WORK/emu.log"; return 1; }
+    EMU_OTS=$(sed -n 's/.*"ots":"\([^"]*\)".*/\1/p' "$WORK/emu.json")
+    EMU_OSS=$(sed -n 's/.*"oss":"\([^"]*\)".*/\1/p' "$WORK/emu.json")
+    EMU_ODPS=$(sed -n 's/.*"odps":"\([^"]*\)".*/\1/p' "$WORK/emu.json")
+    EMU_TUNNEL=$(sed -n 's/.*"tunnel":"\([^"]*\)".*/\1/p' "$WORK/emu.json")
+}
