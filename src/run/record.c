@@ -7,7 +7,10 @@
  * Each batch allocates from a chain of chunks freed in one go with the batch, so a million
  * small strings cost a few mallocs, not a million (STYLE.md: one pool per run, freed at once).
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <strings.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -106,6 +109,7 @@ otsync_batch_add(struct otsync_batch *b, size_t col_count, struct otsync_record 
     r = &b->recs[b->count++];
     r->cols = cols;
     r->count = col_count;
+    r->op = OTSYNC_OP_NONE;
     *ret_rec = r;
     return 0;
 }
@@ -178,8 +182,14 @@ int
 otsync_value_copy(struct otsync_batch *b, struct otsync_value *v, const struct otsync_value *src,
                   struct otsync_err *err)
 {
-    if (src->type == OTSYNC_TYPE_STRING || src->type == OTSYNC_TYPE_BINARY)
-        return set_bytes(b, v, src->type, src->u.bytes.ptr, src->u.bytes.len, err);
+    int rc;
+
+    if (src->type == OTSYNC_TYPE_STRING || src->type == OTSYNC_TYPE_BINARY) {
+        rc = set_bytes(b, v, src->type, src->u.bytes.ptr, src->u.bytes.len, err);
+        v->has_ts = src->has_ts;
+        v->ts = src->ts;
+        return rc;
+    }
     *v = *src;
     b->bytes += otsync_value_size(v);
     return 0;
@@ -275,4 +285,247 @@ otsync_type_name(enum otsync_type t)
     case OTSYNC_TYPE_NULL: break;
     }
     return "null";
+}
+
+/* --- conversions --- */
+
+/* The value quoted for a reason: at most 40 bytes, then "...". */
+static void
+quote(const struct otsync_value *v, char *out, size_t len)
+{
+    char buf[OTSYNC_VALUE_TEXT_MAX];
+    const char *t;
+    size_t n;
+
+    if (v->type == OTSYNC_TYPE_BINARY) {
+        snprintf(out, len, "%zu bytes", v->u.bytes.len);
+        return;
+    }
+    t = otsync_value_text(v, buf, &n);
+    if (v->type == OTSYNC_TYPE_STRING)
+        snprintf(out, len, "\"%.*s%s\"", (int)(n > 40 ? 40 : n), t, n > 40 ? "..." : "");
+    else
+        snprintf(out, len, "%.*s", (int)n, t);
+}
+
+static int OTSYNC_PRINTF(3, 4)
+refuse(const struct otsync_value *v, char *why, const char *fmt, ...)
+{
+    char q[64], rest[96];
+    va_list ap;
+
+    quote(v, q, sizeof(q));
+    va_start(ap, fmt);
+    vsnprintf(rest, sizeof(rest), fmt, ap);
+    va_end(ap);
+    snprintf(why, OTSYNC_CONVERT_WHY_MAX, "%s %s", q, rest);
+    return -OTSYNC_EINVAL;
+}
+
+/* The text of a string value, NUL-terminated (the arena keeps a NUL after every string). */
+static bool
+all_read(const char *s, const char *end)
+{
+    return end != s && *end == '\0';
+}
+
+static bool
+valid_utf8(const unsigned char *p, size_t len)
+{
+    size_t i = 0, n, k;
+    unsigned c;
+
+    while (i < len) {
+        c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3;
+        else
+            return false;
+        if (len - i <= n)
+            return false;
+        for (k = 1; k <= n; k++)
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+/* "yyyy-MM-dd HH:mm:ss[.SSS]" or "yyyy-MM-dd" in local time. */
+static int
+parse_local_date(const char *s, int64_t *ret_ms)
+{
+    struct tm tm;
+    int y, mo, d, h = 0, mi = 0, se = 0, ms = 0, n = 0;
+    time_t t;
+
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+        return -1;
+    s += n;
+    if (*s) {
+        if (sscanf(s, " %2d:%2d:%2d%n", &h, &mi, &se, &n) != 3 || n != 9)
+            return -1;
+        s += n;
+        if (*s == '.') {
+            if (sscanf(s, ".%3d%n", &ms, &n) != 1 || n != 4)
+                return -1;
+            s += n;
+        }
+        if (*s)
+            return -1;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        return -1;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    tm.tm_isdst = -1;
+    if ((t = mktime(&tm)) == (time_t)-1 || tm.tm_mday != d)
+        return -1;
+    *ret_ms = (int64_t)t * 1000 + ms;
+    return 0;
+}
+
+static int
+from_string(struct otsync_value *v, enum otsync_type to, char *why)
+{
+    const char *s = v->u.bytes.ptr;
+    char *end;
+    long long i;
+    double d;
+    int64_t ms;
+
+    switch (to) {
+    case OTSYNC_TYPE_INT:
+        errno = 0;
+        i = strtoll(s, &end, 10);
+        if (!all_read(s, end) || strlen(s) != v->u.bytes.len)
+            return refuse(v, why, "is not an integer");
+        if (errno == ERANGE)
+            return refuse(v, why, "is out of the int64 range");
+        v->u.i = i;
+        break;
+    case OTSYNC_TYPE_DOUBLE:
+        d = strtod(s, &end);
+        if (!all_read(s, end) || strlen(s) != v->u.bytes.len)
+            return refuse(v, why, "is not a number");
+        v->u.d = d;
+        break;
+    case OTSYNC_TYPE_BOOL:
+        if (strcasecmp(s, "true") == 0)
+            v->u.b = true;
+        else if (strcasecmp(s, "false") == 0)
+            v->u.b = false;
+        else
+            return refuse(v, why, "is not true or false");
+        break;
+    case OTSYNC_TYPE_DATE:
+        if (parse_local_date(s, &ms) < 0)
+            return refuse(v, why, "is not a date (yyyy-MM-dd HH:mm:ss)");
+        v->u.date_ms = ms;
+        break;
+    case OTSYNC_TYPE_BINARY:
+        break;          /* the same bytes */
+    default:
+        break;
+    }
+    v->type = to;
+    return 0;
+}
+
+int
+otsync_value_convert(struct otsync_batch *b, struct otsync_value *v, enum otsync_type to,
+                     char why[static OTSYNC_CONVERT_WHY_MAX])
+{
+    char buf[OTSYNC_VALUE_TEXT_MAX];
+    const char *text;
+    size_t len, before = otsync_value_size(v);
+    bool ts = v->has_ts;
+    int64_t stamp = v->ts;
+    int rc = 0;
+
+    why[0] = '\0';
+    if (v->type == to || v->type == OTSYNC_TYPE_NULL || to == OTSYNC_TYPE_NULL)
+        return 0;
+    if (to == OTSYNC_TYPE_STRING) {
+        if (v->type == OTSYNC_TYPE_BINARY) {
+            if (!valid_utf8((const unsigned char *)v->u.bytes.ptr, v->u.bytes.len))
+                return refuse(v, why, "are not UTF-8 text");
+            v->type = OTSYNC_TYPE_STRING;
+            return 0;
+        }
+        text = otsync_value_text(v, buf, &len);
+        /* the setter counts the new size; take the old one out first */
+        b->bytes -= before;
+        rc = otsync_value_set_string(b, v, text, len, NULL);
+        v->has_ts = ts;
+        v->ts = stamp;
+        return rc;
+    }
+    switch (v->type) {
+    case OTSYNC_TYPE_STRING:
+        rc = from_string(v, to, why);
+        break;
+    case OTSYNC_TYPE_INT:
+        if (to == OTSYNC_TYPE_DOUBLE)
+            v->u.d = (double)v->u.i;
+        else if (to == OTSYNC_TYPE_DATE)
+            v->u.date_ms = v->u.i;
+        else if (to == OTSYNC_TYPE_BOOL && (v->u.i == 0 || v->u.i == 1))
+            v->u.b = v->u.i == 1;
+        else
+            return refuse(v, why, "cannot become %s", otsync_type_name(to));
+        v->type = to;
+        break;
+    case OTSYNC_TYPE_DOUBLE:
+        if (to == OTSYNC_TYPE_INT || to == OTSYNC_TYPE_DATE) {
+            if (v->u.d != v->u.d || v->u.d < -9223372036854775808.0
+                || v->u.d >= 9223372036854775808.0)
+                return refuse(v, why, "is out of the int64 range");
+            if ((double)(int64_t)v->u.d != v->u.d)
+                return refuse(v, why, "is not an integer");
+            v->u.i = (int64_t)v->u.d;
+        } else {
+            return refuse(v, why, "cannot become %s", otsync_type_name(to));
+        }
+        v->type = to;
+        break;
+    case OTSYNC_TYPE_BOOL:
+        if (to == OTSYNC_TYPE_INT)
+            v->u.i = v->u.b ? 1 : 0;
+        else if (to == OTSYNC_TYPE_DOUBLE)
+            v->u.d = v->u.b ? 1.0 : 0.0;
+        else
+            return refuse(v, why, "cannot become %s", otsync_type_name(to));
+        v->type = to;
+        break;
+    case OTSYNC_TYPE_DATE:
+        if (to == OTSYNC_TYPE_INT)
+            v->u.i = v->u.date_ms;
+        else if (to == OTSYNC_TYPE_DOUBLE)
+            v->u.d = (double)v->u.date_ms;
+        else
+            return refuse(v, why, "(a date) cannot become %s", otsync_type_name(to));
+        v->type = to;
+        break;
+    case OTSYNC_TYPE_BINARY:
+        return refuse(v, why, "cannot become %s", otsync_type_name(to));
+    case OTSYNC_TYPE_NULL:
+        break;
+    }
+    if (rc == 0)
+        b->bytes += otsync_value_size(v) - before;
+    return rc;
 }

@@ -30,6 +30,9 @@ enum otsync_type {
 
 struct otsync_value {
     enum otsync_type type;
+    bool has_ts;            /* the cell's own timestamp, where the source keeps one (Table
+                             * Store); writers that can keep it do */
+    int64_t ts;             /* milliseconds since the epoch */
     union {
         int64_t i;          /* INT */
         double d;           /* DOUBLE */
@@ -42,9 +45,18 @@ struct otsync_value {
     } u;
 };
 
+/* What a record is, where the source says (a change stream); a full read is all PUTs. */
+enum otsync_op {
+    OTSYNC_OP_NONE = 0,     /* the source does not say */
+    OTSYNC_OP_PUT,          /* the row as it now is */
+    OTSYNC_OP_UPDATE,       /* some of its columns changed */
+    OTSYNC_OP_DELETE,       /* the row is gone */
+};
+
 struct otsync_record {
     struct otsync_value *cols;  /* in the batch's arena: stays put while the batch lives */
     size_t count;
+    enum otsync_op op;
 };
 
 struct batch_chunk;
@@ -111,5 +123,20 @@ const char *otsync_value_text(const struct otsync_value *v, char buf[static OTSY
 
 /* "string", "int", "double", "bool", "binary", "null", "date". */
 const char *otsync_type_name(enum otsync_type t);
+
+/* Longest reason otsync_value_convert writes, NUL included. */
+#define OTSYNC_CONVERT_WHY_MAX 160
+
+/*
+ * Converts v (a value of batch b) to type `to` in place, keeping its timestamp: the
+ * conversions DataX's columns allow. Null stays null. Strings become numbers, booleans
+ * ("true"/"false", any case) and dates ("yyyy-MM-dd HH:mm:ss[.SSS]" or "yyyy-MM-dd", local
+ * time) only when all of the text reads as one; doubles become ints only when integral and in
+ * range; ints become bools only from 0 and 1; binaries become strings only when valid UTF-8;
+ * anything becomes a string. Returns 0, -OTSYNC_EINVAL with why (a dirty record's reason,
+ * quoting at most 40 bytes of the value) filled, or -OTSYNC_ENOMEM.
+ */
+int otsync_value_convert(struct otsync_batch *b, struct otsync_value *v, enum otsync_type to,
+                         char why[static OTSYNC_CONVERT_WHY_MAX]);
 
 #endif
