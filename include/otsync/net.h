@@ -72,4 +72,8 @@ size_t net_pending(const struct net *n);
 void net_close(struct net *n);
 void net_free(struct net *n);     /* NULL does nothing */
 
+/* net_close, then net frees itself once the loop closed its last handle: for owners that
+ * are gone before the loop runs again (a plugin's close). NULL does nothing. */
+void net_release(struct net *n);
+
 #endif

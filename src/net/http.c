@@ -21,6 +21,7 @@ struct net {
     char *ca_path;
     bool closing;
     int open_handles;           /* uv handles not closed yet (the timer, polls) */
+    bool free_when_closed;      /* net_release: free once the last handle closed */
 };
 
 struct sock {
@@ -45,6 +46,7 @@ struct xfer {
     struct buf resp, resp_headers;
     int attempts;
     uint64_t deadline;          /* uv_now() value */
+    bool unlinked;              /* off the list: done() is running or has run */
     struct xfer *prev, *next;
 };
 
@@ -99,11 +101,21 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 /* ---- the loop side ---- */
 
 static void
+release_if_done(struct net *n)
+{
+    if (n->free_when_closed && n->open_handles == 0) {
+        free(n->ca_path);
+        free(n);
+    }
+}
+
+static void
 on_timer_closed(uv_handle_t *h)
 {
     struct net *n = h->data;
 
     n->open_handles--;
+    release_if_done(n);
 }
 
 static void
@@ -114,6 +126,7 @@ on_sock_closed(uv_handle_t *h)
 
     free(s);
     n->open_handles--;
+    release_if_done(n);
 }
 
 static void
@@ -196,18 +209,31 @@ on_timer_set(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- requests ---- */
 
+/* Takes x off the list of pending requests (once). */
 static void
-xfer_free(struct xfer *x)
+xfer_unlink(struct xfer *x)
 {
     struct net *n = x->n;
 
+    if (x->unlinked)
+        return;
+    x->unlinked = true;
     if (x->prev)
         x->prev->next = x->next;
     else
         n->xfers = x->next;
     if (x->next)
         x->next->prev = x->prev;
+    x->prev = x->next = NULL;
     n->pending--;
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+    struct net *n = x->n;
+
+    xfer_unlink(x);
     if (x->easy) {
         curl_multi_remove_handle(n->multi, x->easy);
         curl_easy_cleanup(x->easy);
@@ -233,6 +259,8 @@ finish(struct xfer *x, enum net_verdict v, struct otsync_err *err, long status, 
     struct net_response r = {status, x->resp.p ? x->resp.p : "", x->resp.len,
                              x->resp_headers.p ? x->resp_headers.p : "", code, x->attempts};
 
+    /* off the list first: done() may close the whole net, which must not finish x again */
+    xfer_unlink(x);
     x->req.done(x->req.arg, &r, v, err);
 }
 
@@ -507,6 +535,16 @@ net_close(struct net *n)
     n->multi = NULL;
     uv_timer_stop(&n->timer);
     uv_close((uv_handle_t *)&n->timer, on_timer_closed);
+}
+
+void
+net_release(struct net *n)
+{
+    if (!n)
+        return;
+    net_close(n);
+    n->free_when_closed = true;
+    release_if_done(n);
 }
 
 void

@@ -359,6 +359,26 @@ step(struct engine *e)
     e->finishing = true;
 }
 
+/* The reader knows its slices: the job starts. */
+static void
+on_split(void *arg, int rc, unsigned count, const struct otsync_err *err)
+{
+    struct engine *e = arg;
+
+    if (rc < 0) {
+        fail(e, rc, err);       /* engine_run logs it when the loop is done */
+        stop(e);
+        return;
+    }
+    e->slices = count;
+    log_info("job started: reader %s, writer %s, %u channel%s, %u slice%s", e->reader.ops->name,
+             e->writer.ops->name, channel_count(e), channel_count(e) == 1 ? "" : "s", e->slices,
+             e->slices == 1 ? "" : "s");
+    log_debug("job form %s", e->plan->form);
+    uv_timer_start(&e->progress, on_progress, ENGINE_PROGRESS_MS, ENGINE_PROGRESS_MS);
+    step(e);
+}
+
 int
 engine_run(struct engine *e, const struct job_plan *plan, uv_loop_t *loop,
            const struct datasources *datasources, struct dirty_file *dirty)
@@ -402,18 +422,13 @@ engine_run(struct engine *e, const struct job_plan *plan, uv_loop_t *loop,
     uv_timer_init(loop, &e->progress);
     e->throttle_timer.data = e->progress.data = e;
     throttle_init(&e->throttle, plan->mbps * MIB, plan->records_per_s, uv_hrtime());
-    if ((rc = e->reader.ops->split(&e->reader, n, &e->slices, &e->err)) < 0) {
+    if ((rc = e->reader.ops->split(&e->reader, n, on_split, e, &e->err)) < 0) {
         e->rc = rc;
         log_error("job failed: %s", e->err.msg);
         stop(e);
         uv_run(loop, UV_RUN_DEFAULT);
         goto out;
     }
-    log_info("job started: reader %s, writer %s, %u channel%s, %u slice%s", e->reader.ops->name,
-             e->writer.ops->name, n, n == 1 ? "" : "s", e->slices, e->slices == 1 ? "" : "s");
-    log_debug("job form %s", plan->form);
-    uv_timer_start(&e->progress, on_progress, ENGINE_PROGRESS_MS, ENGINE_PROGRESS_MS);
-    step(e);
     uv_run(loop, UV_RUN_DEFAULT);
     rc = e->rc;
     if (rc == 0)

@@ -97,6 +97,8 @@ struct otsync_writer {
 
 /* A reader hands over one batch; the engine takes it. The reader may be paused meanwhile. */
 typedef void (*otsync_read_emit_cb)(void *arg, struct otsync_batch *b);
+/* The reader knows its slices: rc 0 with their count (0: nothing to read), else err filled. */
+typedef void (*otsync_split_cb)(void *arg, int rc, unsigned count, const struct otsync_err *err);
 /* A slice is over: rc 0 when all its records were emitted, else negative with err filled. */
 typedef void (*otsync_read_end_cb)(void *arg, int rc, const struct otsync_err *err);
 /*
@@ -115,8 +117,13 @@ struct otsync_reader_ops {
     /* Builds r->data from conf (borrowed for the run); no I/O. On failure nothing is left
      * to close. */
     int  (*open)(struct otsync_reader *r, const void *conf, struct otsync_err *err);
-    /* How many slices to read, given the job's channel count as advice (>= 1). */
-    int  (*split)(struct otsync_reader *r, unsigned advice, unsigned *ret_count,
+    /*
+     * Works out the slices to read, given the job's channel count as advice (>= 1), and
+     * reports their count through done, later, from the loop: a reader may have to ask its
+     * service (a table's split points, a bucket's listing). Returns 0, or a negative code
+     * with err when it cannot start (done is then not called).
+     */
+    int  (*split)(struct otsync_reader *r, unsigned advice, otsync_split_cb done, void *arg,
                   struct otsync_err *err);
     /*
      * Starts slice (0 .. count-1): emit() per batch, then end() once. *ret_task names the
@@ -156,6 +163,8 @@ struct otsync_writer_ops {
 /* The plugins built in (src/plugins/). */
 extern const struct otsync_reader_ops otsync_reader_stream;
 extern const struct otsync_writer_ops otsync_writer_stream;
+extern const struct otsync_reader_ops otsync_reader_ots;
+extern const struct otsync_writer_ops otsync_writer_ots;
 
 /*
  * registry.c: finds a plugin by any of its names ("stream", "streamreader", "Stream"...).

@@ -26,7 +26,7 @@ struct plugin_entry {
 
 static const struct plugin_entry plugins[] = {
     {"stream", "streamreader", "streamwriter", &otsync_reader_stream, &otsync_writer_stream},
-    {"ots", "otsreader", "otswriter", NULL, NULL},
+    {"ots", "otsreader", "otswriter", &otsync_reader_ots, &otsync_writer_ots},
     {"otsstream", "otsstreamreader", NULL, NULL, NULL},
     {"oss", "ossreader", "osswriter", NULL, NULL},
     {"odps", NULL, "odpswriter", NULL, NULL},
