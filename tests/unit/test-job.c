@@ -172,7 +172,7 @@ test_secret_never_quoted(void **state)
     struct otsync_err err;
 
     (void)state;
-    /* the stream writer has no accessKey: a secret-named unknown key is named, never shown */
+    /* a secret-named unknown key is named, its value never shown */
     assert_int_equal(plan_text("{\"type\": \"job\", \"version\": \"1.0\", \"configuration\": {"
                                "\"reader\": {\"plugin\": \"stream\", \"parameter\": "
                                "{\"column\": [], \"accessKey\": \"hunter2-SECRET\"}},"
@@ -180,6 +180,16 @@ test_secret_never_quoted(void **state)
                                &p, &err), -OTSYNC_ECONFIG);
     assert_non_null(strstr(err.msg, "accessKey"));
     assert_null(strstr(err.msg, "hunter2"));
+    /* the ots reader's accessKey given as a number: the wrong type is said, the value not */
+    assert_int_equal(plan_text("{\"type\": \"job\", \"version\": \"1.0\", \"configuration\": {"
+                               "\"reader\": {\"plugin\": \"ots\", \"parameter\": "
+                               "{\"table\": \"t\", \"column\": [{\"name\": \"a\"}], "
+                               "\"accessKey\": 987654321}},"
+                               "\"writer\": {\"plugin\": \"stream\", \"parameter\": {}}}}",
+                               &p, &err), -OTSYNC_ECONFIG);
+    assert_non_null(strstr(err.msg, "configuration.reader.parameter.accessKey: expected a "
+                                    "string, got <redacted>"));
+    assert_null(strstr(err.msg, "987654321"));
 }
 
 static void
