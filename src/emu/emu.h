@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <microhttpd.h>
 #include <jansson.h>
+#include "otsync/clock.h"
 
 #define EMU_MAX_BODY (256u * 1024u * 1024u)    /* larger requests get 413 */
 #define EMU_MAX_HEADERS 64
@@ -102,6 +103,7 @@ struct emu {
     struct emu_fault *faults;
     size_t fault_count;
     uint64_t rng;           /* for fault shares: xorshift, seeded by --seed */
+    struct dclock clock;    /* --clock: the time cells and stream records are stamped with */
     uint64_t requests;
 };
 

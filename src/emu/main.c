@@ -40,6 +40,7 @@ usage(FILE *out)
             "      --access-key-secret S  its secret ($OTSYNC_EMU_ACCESS_KEY_SECRET)\n"
             "      --sts-token T          require this STS token ($OTSYNC_EMU_STS_TOKEN)\n"
             "      --seed N               seed of the fault shares (default 1)\n"
+            "      --clock START[,xSPEED] simulated time for stored data, as otsyncd's --clock\n"
             "  -h, --help                 this help\n"
             "  -V, --version              the version\n");
 }
@@ -87,6 +88,7 @@ main(int argc, char **argv)
         {"access-key-secret", required_argument, NULL, 's'},
         {"sts-token", required_argument, NULL, 't'},
         {"seed", required_argument, NULL, 'S'},
+        {"clock", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -103,6 +105,7 @@ main(int argc, char **argv)
 
     memset(&emu, 0, sizeof(emu));
     emu.rng = 1;
+    dclock_real(&emu.clock);
     /* answers of several MB are made and freed per request: keep that memory in the heap
      * instead of mapping and faulting in fresh pages every time */
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
@@ -128,6 +131,15 @@ main(int argc, char **argv)
         case 'S':
             emu.rng = strtoull(optarg, NULL, 10) | 1;
             break;
+        case 'C': {
+            struct otsync_err cerr;
+
+            if (dclock_parse(optarg, &emu.clock, &cerr) < 0) {
+                fprintf(stderr, "otsync-emu: %s\n", cerr.msg);
+                return 2;
+            }
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;

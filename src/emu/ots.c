@@ -98,13 +98,11 @@ ots_consumed(Otsync__Ots__ConsumedCapacity *cc, Otsync__Ots__CapacityUnit *cu,
     cc->capacity_unit = cu;
 }
 
+/* The emulator's time (--clock may run it simulated): cells and stream records carry it. */
 static int64_t
-now_us(void)
+now_us(const struct ots *o)
 {
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+    return (int64_t)(dclock_now(&o->emu->clock) * 1e6);
 }
 
 /* --- instances and tables --- */
@@ -252,7 +250,7 @@ op_create_table(struct ots *o, struct ots_ctx *c, const uint8_t *body, size_t le
         ots_fail(c, 400, "OTSParameterInvalid", "max_versions must be positive");
         goto out;
     }
-    t->created_us = now_us();
+    t->created_us = c->now_ms * 1000;
     if (r->stream_spec && r->stream_spec->enable_stream
         && ots_stream_enable(t, true, r->stream_spec->has_expiration_time
                                       ? r->stream_spec->expiration_time : 24, c->now_ms * 1000) < 0)
@@ -823,7 +821,7 @@ ots_handle(void *state, struct emu_req *req, struct emu_resp *resp)
     const char *iname;
 
     memset(&c, 0, sizeof(c));
-    c.now_ms = now_us() / 1000;
+    c.now_ms = now_us(o) / 1000;
     c.partial = req->partial;
     if (strcmp(req->method, "POST") != 0) {
         ots_fail(&c, 405, "OTSMethodNotAllowed", "Only POST method is supported.");
@@ -1077,7 +1075,7 @@ ots_admin(void *state, struct emu_req *req, const char *what, struct emu_resp *r
     }
     if (!strcmp(what, "trim") && (t = admin_table(o, req, resp))) {
         a = emu_req_arg(req, "before_us");
-        ots_stream_trim(t, now_us(), a && a->value ? strtoll(a->value, NULL, 10) : now_us());
+        ots_stream_trim(t, now_us(o), a && a->value ? strtoll(a->value, NULL, 10) : now_us(o));
         emu_resp_text(resp, 200, "text/plain", "trimmed\n");
         return;
     }

@@ -1,7 +1,6 @@
 /*
- * clock.c - the daemon's notion of "now": the system clock, or a simulated one that starts at
- * a given local time and runs faster than real time, for tests and demos. The scheduler only
- * ever sees whole seconds from here.
+ * clock.c - "now", real or simulated: see clock.h. The scheduler only ever sees whole
+ * seconds from here; the emulator stamps cells and stream records with it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +8,8 @@
 #include <string.h>
 #include <sys/time.h>
 #include "otsync/vars.h"
-#include "daemon.h"
+#include <uv.h>
+#include "otsync/clock.h"
 
 void
 dclock_real(struct dclock *c)
