@@ -381,7 +381,8 @@ on_split(void *arg, int rc, unsigned count, const struct otsync_err *err)
 
 int
 engine_run(struct engine *e, const struct job_plan *plan, uv_loop_t *loop,
-           const struct datasources *datasources, struct dirty_file *dirty)
+           const struct dclock *clock, const struct datasources *datasources,
+           struct dirty_file *dirty)
 {
     unsigned i, n = plan->channels ? plan->channels : 1;
     int rc;
@@ -402,11 +403,13 @@ engine_run(struct engine *e, const struct job_plan *plan, uv_loop_t *loop,
         e->ch[i].index = i;
     }
     e->reader = (struct otsync_reader){
-        .ops = plan->reader_ops, .loop = loop, .path = plan->reader.path, .channels = n,
+        .ops = plan->reader_ops, .loop = loop, .clock = clock, .path = plan->reader.path,
+        .channels = n,
         .datasources = datasources, .dirty = on_reader_dirty, .dirty_arg = e,
     };
     e->writer = (struct otsync_writer){
-        .ops = plan->writer_ops, .loop = loop, .path = plan->writer.path, .channels = n,
+        .ops = plan->writer_ops, .loop = loop, .clock = clock, .path = plan->writer.path,
+        .channels = n,
         .datasources = datasources, .dirty = on_writer_dirty, .dirty_arg = e,
     };
     e->start_ns = uv_hrtime();

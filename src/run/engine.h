@@ -56,11 +56,12 @@ struct engine {
 
 /*
  * Opens both plugins and runs the job on loop until it ended; dirty records go to dirty,
- * datasources (may be NULL) are handed to the plugins. Returns 0, or the first failure's
+ * clock and datasources (may be NULL) are handed to the plugins. Returns 0, or the first failure's
  * negative code with e->err saying why (-OTSYNC_ECONFIG: a plugin refused its configuration
  * before anything ran). The loop has no handle of ours left when this returns.
  */
 int engine_run(struct engine *e, const struct job_plan *plan, uv_loop_t *loop,
-               const struct datasources *datasources, struct dirty_file *dirty);
+               const struct dclock *clock, const struct datasources *datasources,
+               struct dirty_file *dirty);
 
 #endif

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <uv.h>
 #include "otsync/build.h"
+#include "otsync/clock.h"
 #include "otsync/diag.h"
 #include "otsync/err.h"
 #include "otsync/log.h"
@@ -281,6 +282,31 @@ load_datasources(const struct options *o, struct datasources **ret_set, struct d
     return 0;
 }
 
+/*
+ * "now": otsyncd on a simulated clock hands its children the simulated time at their start
+ * (OTSYNC_NOW, epoch seconds) and its speed (OTSYNC_CLOCK_SPEED), so a child's checks of
+ * windows against now (the otsstream reader's lag) agree with the schedule.
+ */
+static int
+clock_from_env(struct dclock *c)
+{
+    const char *now = getenv("OTSYNC_NOW"), *speed = getenv("OTSYNC_CLOCK_SPEED");
+    char *end;
+
+    dclock_real(c);
+    if (!now || !*now)
+        return 0;
+    c->simulated = true;
+    c->sim_start = strtod(now, &end);
+    if (*end || !(c->sim_start > 0))
+        return -1;
+    c->speed = speed && *speed ? strtod(speed, &end) : 1.0;
+    if ((speed && *speed && *end) || !(c->speed > 0))
+        return -1;
+    c->real_start_ns = uv_hrtime();
+    return 0;
+}
+
 /* Prints the diagnostics of a bad configuration (or err when there are none). */
 static void
 report_config(struct diag *d, const struct otsync_err *err)
@@ -299,6 +325,7 @@ main(int argc, char **argv)
     uint64_t start_ns = uv_hrtime();
     struct datasources *ds = NULL;
     struct dirty_file dirty;
+    struct dclock clock;
     struct options opt;
     struct otsync_err err;
     struct job_plan plan;
@@ -323,6 +350,9 @@ main(int argc, char **argv)
         if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
             return EXIT_JOB_FAILED;
     log_init("otsync-run");
+    if (clock_from_env(&clock) < 0)
+        return summary(EXIT_JOB_CONFIG, NULL, NULL, start_ns, "OTSYNC_NOW/OTSYNC_CLOCK_SPEED: "
+                       "expected numbers");
     memset(&opt, 0, sizeof(opt));
     otsync_err_clear(&err);
     diag_init(&d);
@@ -370,7 +400,7 @@ main(int argc, char **argv)
         log_error("cannot start the event loop");
         return summary(EXIT_JOB_FAILED, NULL, NULL, start_ns, "cannot start the event loop");
     }
-    rc = engine_run(&e, &plan, &loop, ds, &dirty);
+    rc = engine_run(&e, &plan, &loop, &clock, ds, &dirty);
     code = rc == 0 ? EXIT_JOB_OK : exit_code_of(rc);
     if (rc == -OTSYNC_ECONFIG && !e.opened) {
         /* a plugin's open() found what the option table cannot express: same form as above */

@@ -73,9 +73,13 @@ typedef void (*otsync_dirty_cb)(void *arg, const struct otsync_record *rec, cons
 /* The named connections of the datasources file (datasource.h), for plugins that need one. */
 struct datasources;
 
+struct dclock;
+
 struct otsync_reader {
     const struct otsync_reader_ops *ops;
     uv_loop_t *loop;            /* borrowed */
+    const struct dclock *clock; /* "now" (clock.h): otsyncd's simulated time when it runs
+                                 * one, else the system's; plugins ask it, never time() */
     const char *path;           /* JSON path of the parameter object, for messages */
     unsigned channels;          /* setting.speed.concurrent */
     const struct datasources *datasources;  /* borrowed; NULL when no file was given */
@@ -87,6 +91,7 @@ struct otsync_reader {
 struct otsync_writer {
     const struct otsync_writer_ops *ops;
     uv_loop_t *loop;
+    const struct dclock *clock;
     const char *path;
     unsigned channels;          /* writes may be in flight on channels 0 .. channels-1 */
     const struct datasources *datasources;
