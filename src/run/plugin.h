@@ -170,6 +170,8 @@ extern const struct otsync_reader_ops otsync_reader_stream;
 extern const struct otsync_writer_ops otsync_writer_stream;
 extern const struct otsync_reader_ops otsync_reader_ots;
 extern const struct otsync_writer_ops otsync_writer_ots;
+extern const struct otsync_reader_ops otsync_reader_oss;
+extern const struct otsync_writer_ops otsync_writer_oss;
 
 /*
  * registry.c: finds a plugin by any of its names ("stream", "streamreader", "Stream"...).

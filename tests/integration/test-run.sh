@@ -151,9 +151,9 @@ named() {
 }
 named ots stream > "$WORK/ots.json"
 run "$WORK/ots.json"
-check_eq "unavailable plugin: exit 2" 2 "$RC"
-check "unavailable plugin: honest message" has \
-    "reader plugin 'ots' is not available in this build" "$LAST"
+check_eq "a plugin without its required parameters: exit 2" 2 "$RC"
+check "a plugin without its required parameters: each named" has \
+    "configuration.reader.parameter.table: required parameter missing" "$ERR"
 named stream hdfswriter > "$WORK/hdfs.json"
 run "$WORK/hdfs.json"
 check "unknown plugin: named with the known ones" has \
