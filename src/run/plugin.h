@@ -169,6 +169,7 @@ struct otsync_writer_ops {
 extern const struct otsync_reader_ops otsync_reader_stream;
 extern const struct otsync_writer_ops otsync_writer_stream;
 extern const struct otsync_reader_ops otsync_reader_ots;
+extern const struct otsync_reader_ops otsync_reader_otsstream;
 extern const struct otsync_writer_ops otsync_writer_ots;
 extern const struct otsync_reader_ops otsync_reader_oss;
 extern const struct otsync_writer_ops otsync_writer_oss;

@@ -27,7 +27,7 @@ struct plugin_entry {
 static const struct plugin_entry plugins[] = {
     {"stream", "streamreader", "streamwriter", &otsync_reader_stream, &otsync_writer_stream},
     {"ots", "otsreader", "otswriter", &otsync_reader_ots, &otsync_writer_ots},
-    {"otsstream", "otsstreamreader", NULL, NULL, NULL},
+    {"otsstream", "otsstreamreader", NULL, &otsync_reader_otsstream, NULL},
     {"oss", "ossreader", "osswriter", &otsync_reader_oss, &otsync_writer_oss},
     {"odps", NULL, "odpswriter", NULL, NULL},
 };
