@@ -7,6 +7,10 @@
 //   node ots-fixture.js empty TABLE         the same key, no rows
 //   node ots-fixture.js dump TABLE          every row, in key order, as tab-separated text:
 //                                           the key, then s, i, d, b, bin (null when missing)
+//   node ots-fixture.js versions TABLE      key id INTEGER, 3 versions kept; row 1 gets v at
+//                                           ts 1000, 2000, 3000 and w at 1500
+//   node ots-fixture.js autoinc TABLE       key p STRING, seq INTEGER AUTO_INCREMENT
+//   node ots-fixture.js cells TABLE         every cell version: key values, column, ts, value
 // Reads OTSYNC_EMU_OTS, OTSYNC_EMU_ACCESS_KEY_ID/SECRET, OTSYNC_EMU_INSTANCE.
 'use strict';
 const TableStore = require('tablestore');
@@ -71,9 +75,50 @@ async function dump(table) {
   process.stdout.write(out.join('\n') + (out.length ? '\n' : ''));
 }
 
+async function versions(table) {
+  await call('createTable', {
+    tableMeta: {tableName: table, primaryKey: [{name: 'id', type: 'INTEGER'}]},
+    reservedThroughput: {capacityUnit: {read: 0, write: 0}}, tableOptions: {timeToLive: -1, maxVersions: 3},
+  });
+  for (const [col, ts, val] of [['v', 1000, 'a'], ['v', 2000, 'b'], ['v', 3000, 'c'], ['w', 1500, 'x']]) {
+    await call('updateRow', {tableName: table, condition: ignore(), primaryKey: [{id: Long.fromNumber(1)}],
+                             updateOfAttributeColumns: [{PUT: [{[col]: val, timestamp: Long.fromNumber(ts)}]}]});
+  }
+}
+
+async function autoinc(table) {
+  await call('createTable', {
+    tableMeta: {tableName: table, primaryKey: [{name: 'p', type: 'STRING'}, {name: 'seq', type: 'INTEGER', option: 'AUTO_INCREMENT'}]},
+    reservedThroughput: {capacityUnit: {read: 0, write: 0}}, tableOptions: {timeToLive: -1, maxVersions: 1},
+  });
+}
+
+async function cells(table) {
+  const r = await call('describeTable', {tableName: table});
+  const pk = r.tableMeta.primaryKey.map((p) => p.name);
+  let start = pk.map((n) => ({[n]: TableStore.INF_MIN}));
+  const end = pk.map((n) => ({[n]: TableStore.INF_MAX}));
+  const out = [];
+  for (;;) {
+    const g = await call('getRange', {tableName: table, direction: 'FORWARD', maxVersions: 10,
+                                      inclusiveStartPrimaryKey: start, exclusiveEndPrimaryKey: end});
+    for (const row of g.rows) {
+      const key = row.primaryKey.map((p) => text(p.value)).join('\t');
+      if (!row.attributes.length) out.push(key);
+      for (const c of row.attributes) out.push([key, c.columnName, text(c.timestamp), text(c.columnValue)].join('\t'));
+    }
+    if (!g.nextStartPrimaryKey) break;
+    start = g.nextStartPrimaryKey.map((p) => ({[p.name]: p.value}));
+  }
+  process.stdout.write(out.join('\n') + (out.length ? '\n' : ''));
+}
+
 const [cmd, table, rows] = process.argv.slice(2);
 (cmd === 'create' ? create(table, Number(rows), true)
   : cmd === 'empty' ? create(table, 0, false)
   : cmd === 'dump' ? dump(table)
+  : cmd === 'versions' ? versions(table)
+  : cmd === 'autoinc' ? autoinc(table)
+  : cmd === 'cells' ? cells(table)
   : Promise.reject(new Error('usage: create|empty|dump TABLE [ROWS]')))
   .catch((e) => { console.error(e && (e.message || e)); process.exit(1); });

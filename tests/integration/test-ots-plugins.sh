@@ -108,6 +108,49 @@ check_eq "a key longer than 1 KB: the job succeeds within errorLimit" 0 "$?"
 check_eq "  ... 3 dirty records" 3 "$(wc -l < "$WORK/dirty.jsonl")"
 check "  ... each names the service's code and the key" grep -q '"reason":"OTSParameterInvalid: .*(primary key \[1, xxxx' "$WORK/dirty.jsonl"
 
+# --- multiVersion: one record per cell version, within timeRange
+fixture versions ver
+cat > "$WORK/mv.json" <<EOT
+{"type": "job", "version": "1.0", "configuration": {
+ "reader": {"plugin": "ots", "parameter": {"datasource": "emu", "table": "ver", "mode": "multiVersion",
+            "column": [{"name": "v"}, {"name": "w"}], "timeRange": {"begin": 1500, "end": 3000}}},
+ "writer": {"plugin": "stream", "parameter": {"fieldDelimiter": ","}}}}
+EOT
+timeout 60 "$OTSYNC_RUN" -d "$WORK/ds.yaml" "$WORK/mv.json" > "$WORK/mv.out" 2> "$WORK/mv.err"
+check_eq "multiVersion within [1500, 3000): each version a record" \
+    "$(printf '1,v,2000,b\n1,w,1500,x')" "$(sed '$d' "$WORK/mv.out")"
+
+# --- the writer's modes: UpdateRow (a null deletes the column), fixed versions, auto-increment
+fixture versions upd
+cat > "$WORK/upd.json" <<EOT
+{"type": "job", "version": "1.0", "configuration": {
+ "reader": {"plugin": "stream", "parameter": {"column": [{"type": "long", "value": 1},
+            {"type": "string", "value": "new"}, {"type": "string", "value": null}]}},
+ "writer": {"plugin": "ots", "parameter": {"datasource": "emu", "table": "upd",
+            "primaryKey": [{"name": "id", "type": "INT"}],
+            "column": [{"name": "v", "type": "STRING"}, {"name": "w", "type": "STRING"}],
+            "writeMode": "UpdateRow", "defaultTimestampInMillionSecond": 5000}}}}
+EOT
+timeout 60 "$OTSYNC_RUN" -d "$WORK/ds.yaml" "$WORK/upd.json" > "$WORK/upd.out" 2> "$WORK/upd.err"
+check_eq "UpdateRow: exit 0" 0 "$?"
+check "the misspelt defaultTimestampInMillionSecond is taken, with a warning" \
+    grep -q "defaultTimestampInMillionSecond: read as defaultTimestampInMillisecond" "$WORK/upd.err"
+check_eq "UpdateRow: a version at 5000 added to v, w (null) deleted" \
+    "$(printf '1\tv\t5000\tnew\n1\tv\t3000\tc\n1\tv\t2000\tb')" "$(fixture cells upd)"
+fixture autoinc auto
+cat > "$WORK/auto.json" <<EOT
+{"type": "job", "version": "1.0", "configuration": {
+ "reader": {"plugin": "stream", "parameter": {"sliceRecordCount": 3, "column": [
+            {"type": "string", "value": "x"}, {"type": "long", "value": 7}]}},
+ "writer": {"plugin": "ots", "parameter": {"datasource": "emu", "table": "auto",
+            "primaryKey": [{"name": "p", "type": "STRING"}],
+            "column": [{"name": "n", "type": "INT"}]}}}}
+EOT
+timeout 60 "$OTSYNC_RUN" -d "$WORK/ds.yaml" "$WORK/auto.json" > "$WORK/auto.out" 2> "$WORK/auto.err"
+check_eq "an auto-increment key left out of primaryKey: exit 0" 0 "$?"
+check_eq "  ... three rows, each given its own key by the service" 3 \
+    "$(fixture cells auto | cut -f1,2 | sort -u | wc -l)"
+
 # --- mistakes
 sed 's/"name": "k2", "type": "STRING"/"name": "kx", "type": "STRING"/' "$WORK/copy.json" > "$WORK/badkey.json"
 timeout 60 "$OTSYNC_RUN" -d "$WORK/ds.yaml" "$WORK/badkey.json" > "$WORK/badkey.out" 2>&1
