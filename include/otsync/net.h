@@ -38,8 +38,10 @@ struct net_request {
     const char *method;         /* "GET", "PUT", ... */
     const char *url;
     const char *const *headers; /* "Name: value" lines, NULL-terminated; copied */
-    const void *body;           /* copied */
+    const void *body;           /* copied, unless body_borrowed */
     size_t body_len;
+    bool body_borrowed;         /* the caller keeps body alive until done(): no copy (a
+                                 * multi-MB upload part is then never copied twice) */
     long attempt_timeout_ms;    /* one attempt; 0 = 30000 */
     long deadline_ms;           /* all attempts and waits together; 0 = 120000 */
     int max_attempts;           /* 0 = 5 */

@@ -97,7 +97,8 @@ int ossclient_url(const struct ossclient *c, const char *key, const struct osssi
 /* True when the client addresses its bucket path-style (an IP or localhost endpoint). */
 bool ossclient_path_style(const struct ossclient *c);
 
-/* PutObject: data is copied. forbid_overwrite sends x-oss-forbid-overwrite: true. The CRC the
+/* PutObject: data is borrowed until cb has been called (put, append and part never copy their
+ * data: it is several MB). forbid_overwrite sends x-oss-forbid-overwrite: true. The CRC the
  * server reports is checked against data's. */
 int ossclient_put(struct ossclient *c, const char *key, const void *data, size_t len,
                   bool forbid_overwrite, ossclient_cb cb, void *arg, struct otsync_err *err)
@@ -126,7 +127,8 @@ int ossclient_delete(struct ossclient *c, const char *key, ossclient_cb cb, void
 /* DeleteMultipleObjects, quiet, 1 to 1000 keys (copied). */
 int ossclient_delete_many(struct ossclient *c, const char *const *keys, size_t count,
                           ossclient_cb cb, void *arg, struct otsync_err *err) OTSYNC_WUR;
-/* Multipart: initiate (r->upload_id), upload a part (r->etag, its CRC checked), complete with
+/* Multipart: initiate (r->upload_id), upload a part (r->etag, its CRC checked; data borrowed
+ * until cb), complete with
  * the parts in ascending order (whole_crc: the CRC of the object the parts make, checked when
  * has_crc), abort. */
 int ossclient_mpu_initiate(struct ossclient *c, const char *key, bool forbid_overwrite,

@@ -39,6 +39,7 @@ struct xfer {
     struct net *n;
     struct net_request req;     /* strings below are our copies */
     char *method, *url, *body;
+    const void *borrowed_body;  /* the caller's, when it lends it (body_borrowed) */
     struct curl_slist *headers;
     CURL *easy;
     uv_timer_t wait;            /* backoff before the next attempt */
@@ -409,7 +410,9 @@ net_request(struct net *n, const struct net_request *req, struct otsync_err *err
         x->req.backoff_max_ms = 10000;
     x->method = strdup(req->method ? req->method : "GET");
     x->url = strdup(req->url);
-    if (req->body_len && (x->body = malloc(req->body_len)))
+    if (req->body_len && req->body_borrowed)
+        x->borrowed_body = req->body;
+    else if (req->body_len && (x->body = malloc(req->body_len)))
         memcpy(x->body, req->body, req->body_len);
     x->easy = curl_easy_init();
     x->next = n->xfers;
@@ -417,7 +420,7 @@ net_request(struct net *n, const struct net_request *req, struct otsync_err *err
         n->xfers->prev = x;
     n->xfers = x;
     n->pending++;
-    if (!x->method || !x->url || !x->easy || (req->body_len && !x->body)) {
+    if (!x->method || !x->url || !x->easy || (req->body_len && !x->body && !x->borrowed_body)) {
         xfer_free(x);
         return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
     }
@@ -460,8 +463,10 @@ net_request(struct net *n, const struct net_request *req, struct otsync_err *err
         curl_easy_setopt(x->easy, CURLOPT_CAINFO, n->ca_path);
     if (strcmp(x->method, "HEAD") == 0)
         curl_easy_setopt(x->easy, CURLOPT_NOBODY, 1L);
-    if (x->body || strcmp(x->method, "PUT") == 0 || strcmp(x->method, "POST") == 0) {
-        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body ? x->body : "");
+    if (x->body || x->borrowed_body || strcmp(x->method, "PUT") == 0
+        || strcmp(x->method, "POST") == 0) {
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body ? x->body
+                         : x->borrowed_body ? x->borrowed_body : "");
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     }
     x->deadline = uv_now(n->loop) + (uint64_t)x->req.deadline_ms;

@@ -64,7 +64,8 @@ struct oreq {
     char *qvals[MAX_QUERY];     /* owned query values */
     struct osssign_param extra[4];  /* x-oss-* headers of the call (values static or owned) */
     size_t extra_count;
-    unsigned char *body;
+    unsigned char *body;        /* owned (XML bodies) */
+    const void *lent;           /* the caller's data (put, append, part): borrowed until cb */
     size_t body_len;
     bool check_crc;
     uint64_t want_crc;          /* the CRC the answer must report */
@@ -519,7 +520,7 @@ send_attempt(struct oreq *q, struct otsync_err *err)
         hp[nh++] = (struct osssign_param){"Date", date};
     }
     if (q->body_len) {
-        if (sign_md5(q->body, q->body_len, md5) < 0)
+        if (sign_md5(q->body ? (const void *)q->body : q->lent, q->body_len, md5) < 0)
             return otsync_err_set(err, OTSYNC_ESYS, "oss: MD5 failed");
         sign_base64(md5, sizeof(md5), md5b64);
         hp[nh++] = (struct osssign_param){"Content-MD5", md5b64};
@@ -566,8 +567,9 @@ send_attempt(struct oreq *q, struct otsync_err *err)
     nr.method = q->method;
     nr.url = url;
     nr.headers = hl;
-    nr.body = q->body;
+    nr.body = q->body ? (const void *)q->body : q->lent;
     nr.body_len = q->body_len;
+    nr.body_borrowed = true;    /* q, and so its body, lives until the request's done() */
     nr.attempt_timeout_ms = c->attempt_ms;
     if (q->op == OP_GET) {
         uint64_t now = uv_now(c->loop);
@@ -624,14 +626,11 @@ add_query(struct oreq *q, const char *name, const char *value)
     return true;
 }
 
+/* The caller's bytes, lent until its callback: a part of several MB is never copied here. */
 static bool
 set_body(struct oreq *q, const void *data, size_t len)
 {
-    if (!len)
-        return true;
-    if (!(q->body = malloc(len)))
-        return false;
-    memcpy(q->body, data, len);
+    q->lent = len ? data : NULL;
     q->body_len = len;
     return true;
 }

@@ -298,6 +298,7 @@ ots_call(struct ots_client *c, const char *op, const ProtobufCMessage *req, bool
     nr.headers = k->hdrs;
     nr.body = k->body;
     nr.body_len = len;
+    nr.body_borrowed = true;    /* k, and so its body, lives until on_done */
     nr.attempt_timeout_ms = c->attempt_timeout_ms;
     nr.deadline_ms = c->deadline_ms;
     nr.max_attempts = c->max_attempts;
