@@ -552,13 +552,27 @@ drop_pending(struct runner *r, struct child *c, enum sched_outcome outcome, cons
     free(c);
 }
 
+/* "OTSYNC_CYCLE=minute/5", "...=hour/1", "...=day", "week", "month" or "cron". */
+static void
+cycle_env(const struct cycle *c, char *buf, size_t len)
+{
+    static const char *const kinds[] = {"minute", "hour", "day", "week", "month", "cron"};
+    const char *kind = (unsigned)c->kind < sizeof(kinds) / sizeof(kinds[0]) ? kinds[c->kind]
+                                                                            : "cron";
+
+    if (c->kind == CYCLE_MINUTE || c->kind == CYCLE_HOUR)
+        snprintf(buf, len, "OTSYNC_CYCLE=%s/%d", kind, c->interval);
+    else
+        snprintf(buf, len, "OTSYNC_CYCLE=%s", kind);
+}
+
 /* Spawns one prepared attempt. */
 static int
 spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
 {
     struct sched_instance *inst = c->inst;
     char ts[15], env_inst[512], env_attempt[64], env_cyc[64], env_parent[64];
-    char env_dirty[4400], env_ds[4200];
+    char env_dirty[4400], env_ds[4200], env_cycle[64];
     char **env;
     extern char **environ;
     size_t n_env = 0, i, k;
@@ -570,6 +584,8 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
     /* sched counts the attempt before it asks us to start it */
     snprintf(env_attempt, sizeof(env_attempt), "OTSYNC_ATTEMPT=%d", inst->attempts);
     snprintf(env_cyc, sizeof(env_cyc), "OTSYNC_CYCTIME=%s", vars_format_cyctime(inst->cyctime, ts));
+    /* the task's cycle, for writers that warn about a partition coarser than it (odps) */
+    cycle_env(&inst->def->cycle, env_cycle, sizeof(env_cycle));
     /* otsync-run dies with us (PR_SET_PDEATHSIG) and checks it was not orphaned already */
     snprintf(env_parent, sizeof(env_parent), "OTSYNC_PARENT_PID=%d", (int)getpid());
     /* the job's connections, and its dirty records next to its log */
@@ -578,7 +594,7 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
              inst->task, vars_format_cyctime(inst->cyctime, ts));
     while (environ[n_env])
         n_env++;
-    if (!(env = calloc(n_env + 7, sizeof(*env))))
+    if (!(env = calloc(n_env + 8, sizeof(*env))))
         return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
     for (i = 0, k = 0; i < n_env; i++)
         if (strncmp(environ[i], "OTSYNC_", 7) != 0)
@@ -589,6 +605,7 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
     env[k++] = env_parent;
     env[k++] = env_ds;
     env[k++] = env_dirty;
+    env[k++] = env_cycle;
     env[k] = NULL;
     rc = spawn_runner(r, env, fds, &c->pid, err);
     free(env);

@@ -226,6 +226,28 @@ parse_args(int argc, char **argv, struct options *o, struct otsync_err *err)
 }
 
 /*
+ * otsyncd tells a run its task's cycle in OTSYNC_CYCLE ("minute/5", "day"...), for the writers
+ * that warn about a partition coarser than the cycle (odps). By hand there is no task: a -p
+ * value with minute arithmetic ($[...-5/24/60]) or a minute of the day (hh24mi) is the window
+ * of a minute cycle, as the channel 1 jobs of the user guide give it.
+ */
+static void
+guess_cycle(const struct options *o)
+{
+    size_t i;
+
+    if (getenv("OTSYNC_CYCLE"))
+        return;
+    for (i = 0; i < o->count; i++)
+        if (strstr(o->values[i], "/24/60") || strstr(o->values[i], "hh24mi")) {
+            log_debug("-p %s looks like a minute window: taking OTSYNC_CYCLE=minute",
+                      o->names[i]);
+            setenv("OTSYNC_CYCLE", "minute", 0);
+            return;
+        }
+}
+
+/*
  * Renders the -p values (they may hold time expressions, as a task's params do) and then
  * every string of root with them. Errors go to err or d.
  */
@@ -241,6 +263,7 @@ render_job(struct options *o, json_t *root, const char *source, struct diag *d,
     if (o->cyctime && vars_parse_time(o->cyctime, &ctx.cyctime) < 0)
         return otsync_err_set(err, OTSYNC_ECONFIG, "--cyctime %s: expected yyyymmddhh24miss",
                               o->cyctime);
+    guess_cycle(o);
     for (i = 0; i < o->count; i++) {
         if (vars_render(o->values[i], &ctx, &out, &verr) < 0)
             return otsync_err_set(err, OTSYNC_ECONFIG, "-p %s: %s", o->names[i], verr.msg);

@@ -171,6 +171,7 @@ extern const struct otsync_writer_ops otsync_writer_stream;
 extern const struct otsync_reader_ops otsync_reader_ots;
 extern const struct otsync_reader_ops otsync_reader_otsstream;
 extern const struct otsync_writer_ops otsync_writer_ots;
+extern const struct otsync_writer_ops otsync_writer_odps;
 extern const struct otsync_reader_ops otsync_reader_oss;
 extern const struct otsync_writer_ops otsync_writer_oss;
 

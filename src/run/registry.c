@@ -29,7 +29,7 @@ static const struct plugin_entry plugins[] = {
     {"ots", "otsreader", "otswriter", &otsync_reader_ots, &otsync_writer_ots},
     {"otsstream", "otsstreamreader", NULL, &otsync_reader_otsstream, NULL},
     {"oss", "ossreader", "osswriter", &otsync_reader_oss, &otsync_writer_oss},
-    {"odps", NULL, "odpswriter", NULL, NULL},
+    {"odps", NULL, "odpswriter", NULL, &otsync_writer_odps},
 };
 
 #define N_PLUGINS (sizeof(plugins) / sizeof(plugins[0]))
