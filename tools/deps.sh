@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev libcurl4-openssl-dev
 libssl-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev libcmocka-dev
-libmicrohttpd-dev zlib1g-dev mandoc tzdata valgrind procps curl"
+libmicrohttpd-dev zlib1g-dev mandoc tzdata valgrind procps curl jq bc python3 time"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
