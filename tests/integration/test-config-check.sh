@@ -58,6 +58,11 @@ check "datasources: a loose secret file refused" grep -q "datasources.yaml:9:29:
 check "datasources: the secret is not shown" lacks "s3cr3t" "$out"
 rm -f "$WORK/datasources.yaml"
 
+out=$("$OTSYNCD" -t -c "$top_srcdir/etc/channels/otsyncd.yaml" 2>&1); rc=$?
+echo "$out"
+check_eq "the five channels' examples (etc/channels, etc/jobs) check clean" 0 "$rc"
+check "  ... all five tasks" grep -q "configuration OK: 5 tasks" <<<"$out"
+
 out=$("$OTSYNCD" -t -c "$top_srcdir/etc/otsyncd.yaml" 2>&1); rc=$?
 echo "$out"
 check_eq "the etc/ examples check clean" 0 "$rc"
