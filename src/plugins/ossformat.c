@@ -380,8 +380,9 @@ end_record(struct ossfmt_parser *p, ossfmt_record_cb cb, void *arg)
         return rc;
     rc = 0;
     if (!(p->count == 1 && p->fields[0].len == 0 && !p->fields[0].quoted)) {
+        /* empty fields of an empty line leave text.p NULL: no arithmetic on NULL */
         for (i = 0; i < p->count; i++)
-            p->fields[i].p = p->text.p + (uintptr_t)p->fields[i].p;
+            p->fields[i].p = p->text.p ? p->text.p + (uintptr_t)p->fields[i].p : "";
         rc = cb(arg, p->fields, p->count);
     }
     p->count = 0;

@@ -973,7 +973,8 @@ decode(const void *buf, size_t len, bool single, struct pb_rows *ret_rows,
         rc = bad(&r, OTSYNC_EPROTO, HEADER_LEN, "no row after the header");
         goto fail;
     }
-    for (i = 0; i < r.nrows; i++) {
+    /* rows without cells leave r.cells NULL: no pointer arithmetic on it then */
+    for (i = 0; i < r.nrows && r.cells; i++) {
         r.rows[i].pk = r.cells + r.row_first[i];
         r.rows[i].attrs = r.cells + r.row_first[i] + r.rows[i].pk_count;
     }
