@@ -24,11 +24,29 @@ struct catalog_param {
     struct otsync_mark mark;    /* of the value */
 };
 
+/* One name in depends_on or previous_cycle_of. */
+struct catalog_dep {
+    char *task;
+    struct otsync_mark mark;    /* of the name */
+    size_t idx;                 /* the task's index in catalog.tasks (resolved after loading) */
+};
+
 struct catalog_task {
     char *name;
     struct otsync_mark mark;    /* of the task's mapping */
     struct cycle cycle;
+    time_t valid_from;          /* schedule.valid_from's local midnight; 0 = always */
+    time_t valid_until;         /* the local midnight after schedule.valid_until (exclusive);
+                                 * 0 = forever */
     bool self_dependency;       /* default false */
+    struct catalog_dep *depends_on;     /* upstream tasks (deps.h has the matching rules) */
+    size_t depends_count;
+    struct catalog_dep *previous_of;    /* previous_cycle_of: previous cycle of these tasks */
+    size_t previous_count;
+    bool downstream_dependency; /* previous cycle of the first-level downstream tasks */
+    struct otsync_mark downstream_mark;
+    size_t *downstream;         /* indices of the tasks whose depends_on names this one */
+    size_t downstream_count;
     int retries;                /* automatic reruns after a failed attempt; default 3 */
     int retry_interval_s;       /* default 120 */
     bool catchup;               /* default: self_dependency */
@@ -65,6 +83,10 @@ void catalog_unref(struct catalog *cat);    /* NULL does nothing */
 
 /* Borrows; NULL when absent. */
 const struct catalog_task *catalog_find(const struct catalog *cat, const char *name);
+
+/* The first scheduled time of t strictly after `after` within its validity dates (cycle_next
+ * clipped to [valid_from, valid_until)), or (time_t)-1 when there is none. */
+time_t catalog_next_time(const struct catalog_task *t, time_t after);
 
 /* The daemon's own configuration (otsyncd.yaml). Paths are absolute after loading. */
 struct daemon_config {

@@ -17,6 +17,13 @@
  *   cycle is created;
  * - self-dependency: an instance starts only once the task's previous instance is success
  *   (or skipped); while that one is failed/killed the instance waits, blocked by it;
+ * - dependencies (depends_on, previous_cycle_of, downstream_dependency; deps.h has the
+ *   matching rules): an instance starts only once every upstream instance it matches is
+ *   success or skipped; it waits blocked by the first one that is not. An upstream cycle
+ *   that was never made (before the upstream task was added or resumed, skipped by catchup:
+ *   off, outside its validity dates, or a task no longer in the catalogue) holds nothing back;
+ *   one the upstream schedule has yet to reach is waited for;
+ * - no instance is made outside the task's schedule.valid_from / valid_until;
  * - a failed attempt goes to retry_wait for retry_interval_s, up to `retries` reruns; a
  *   final failure (bad job configuration) is not retried;
  * - at most max_running instances run at once; ready instances start in scheduled-time
@@ -47,6 +54,8 @@ enum sched_wait {
     SCHED_WAIT_PREVIOUS,    /* self-dependency: .blocked_by names the previous instance */
     SCHED_WAIT_SLOT,        /* max_running reached */
     SCHED_WAIT_TIME,        /* created ahead of its scheduled time (sched_set_lead) */
+    SCHED_WAIT_UPSTREAM,    /* dependencies: .blocked_by names the first upstream instance
+                             * not yet success (maybe not yet made) */
 };
 
 enum sched_outcome {
@@ -88,6 +97,9 @@ struct sched_instance {
     size_t q_idx;                               /* place in the ready heap */
     int where;                                  /* ready heap, retry list or neither */
     int rerun_base;                             /* attempts before the latest rerun */
+    struct sched_task *dep_task;                /* WAIT_UPSTREAM: the task blocking it, */
+    time_t dep_time;                            /* at this cycle, */
+    size_t dep_idx;                             /* and its place in that task's waiters */
 };
 
 struct sched_hooks {
@@ -100,6 +112,12 @@ struct sched_hooks {
     /* Called after each event. Must not call back into sched. May be NULL. */
     void (*changed)(void *arg, const struct sched_instance *inst, enum sched_event ev);
     void *arg;
+    /*
+     * The state (a sched_state) of the instance `id` that the scheduler does not hold (freed,
+     * or from before a restart), for dependency checks; -1 when unknown. Without it (NULL) an
+     * instance the scheduler freed counts as never made. Must not call back into sched.
+     */
+    int (*lookup)(void *arg, const char *id);
 };
 
 struct sched;
@@ -206,6 +224,36 @@ bool sched_task_paused(struct sched *s, const char *task);
  */
 int sched_backfill(struct sched *s, const char *task, time_t from, time_t to, time_t now,
                    size_t *ret_n, struct otsync_err *err);
+
+/*
+ * Tells the scheduler that an instance of `task` it does not hold changed state behind its
+ * back (an operator set it to success in the journal): the instances waiting for that task
+ * look again, and what became ready starts. Unknown tasks are ignored. Not from a hook.
+ */
+void sched_recheck(struct sched *s, const char *task, time_t now);
+
+/* What sched_upstream_each reports besides a sched_state. */
+enum {
+    SCHED_UP_NOT_YET = -1,  /* not made yet: the upstream schedule will make it */
+    SCHED_UP_NEVER = -2,    /* never made: holds nothing back */
+};
+
+/*
+ * Calls fn for every upstream instance that an instance of def (made under cat) at cyctime
+ * waits for, in the order they are checked: depends_on, then the cross-cycle ones (`cross`).
+ * state is a sched_state or SCHED_UP_*. done says whether it holds nothing back. def and cat
+ * are borrowed (an instance's own, or the current catalogue's for an instance the scheduler
+ * no longer holds).
+ */
+void sched_upstream_each(struct sched *s, const struct catalog_task *def,
+                         const struct catalog *cat, time_t cyctime,
+                         void (*fn)(void *arg, const char *task, time_t cyctime, int state,
+                                    bool done, bool cross),
+                         void *arg);
+
+/* The last cycle of task its live schedule has made (or the start), or (time_t)-1 for an
+ * unknown task: a backfill's --to may not pass it. */
+time_t sched_task_position(struct sched *s, const char *task);
 
 /* Sets max_running (a reload); takes effect at the next step. */
 void sched_set_max_running(struct sched *s, int max_running);

@@ -3,8 +3,10 @@
  * catalog, every mistake reported as file:line:col in one pass.
  *
  * Owns: the catalogue's keys and their checks (schedule, params, job placeholders, duplicate
- * names), job files, the glob. Leaves to others: what a cycle means (cycle.c), the expression
- * grammar (vars.c), YAML mechanics (yamlnode.c), the daemon config (config.c).
+ * names, the task names dependencies give), job files, the glob. Leaves to others: what a
+ * cycle means (cycle.c), the expression grammar (vars.c), YAML mechanics (yamlnode.c), the
+ * daemon config (config.c), the dependency graph's checks (deps.c, run once every file is
+ * read, since an upstream task may be defined in a later file).
  *
  * Each task is checked key by key in file order, and a mistake never stops the load: the
  * next key, task and file are still checked, so one run shows every error. A task whose
@@ -19,6 +21,7 @@
 #include <string.h>
 #include "otsync/strhash.h"
 #include "otsync/catalog.h"
+#include "otsync/deps.h"
 #include "otsync/vars.h"
 #include "yamlnode.h"
 
@@ -26,11 +29,12 @@
 #define TASK_NAME_MAX 200
 
 static const char *const top_keys[] = {"tasks", NULL};
-static const char *const task_keys[] = {"name", "schedule", "self_dependency", "retries",
+static const char *const task_keys[] = {"name", "schedule", "depends_on", "self_dependency",
+                                        "downstream_dependency", "previous_cycle_of", "retries",
                                         "retry_interval", "catchup", "paused", "params", "job",
                                         NULL};
 static const char *const schedule_keys[] = {"cycle", "cron", "start", "end", "interval", "days",
-                                            NULL};
+                                            "valid_from", "valid_until", NULL};
 
 struct loader {
     struct catalog *cat;
@@ -227,6 +231,61 @@ parse_cron(struct yfile *f, yaml_node_t *n, yaml_node_t *cron, struct cycle *c, 
         diag_error(f->d, ymark_at(f, cron, ce.offset), "%s: %s", what, ce.msg);
 }
 
+/* "YYYY-MM-DD" -> that local date's midnight (days_after later); -1 after an error. */
+static time_t
+get_date(struct yfile *f, yaml_node_t *n, const char *what, int days_after)
+{
+    const char *s = yscalar(f, n, what);
+    struct tm tm;
+    int y, m, dd, used = 0;
+    time_t t;
+
+    if (!s)
+        return -1;
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &dd, &used) != 3 || used != 10
+        || s[4] != '-' || s[7] != '-') {
+        diag_error(f->d, ymark(f, n), "%s: '%s' is not a date (YYYY-MM-DD)", what, s);
+        return -1;
+    }
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = dd;
+    tm.tm_isdst = -1;
+    t = mktime(&tm);
+    /* mktime normalises 2018-02-30 to March; a date that moved was no date */
+    if (t == (time_t)-1 || tm.tm_year != y - 1900 || tm.tm_mon != m - 1 || tm.tm_mday != dd) {
+        diag_error(f->d, ymark(f, n), "%s: '%s' is not a date (YYYY-MM-DD)", what, s);
+        return -1;
+    }
+    if (days_after) {
+        tm.tm_mday += days_after;
+        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        t = mktime(&tm);
+    }
+    return t;
+}
+
+/* schedule.valid_from / valid_until: whole local dates, both inclusive. */
+static void
+parse_validity(struct yfile *f, yaml_node_t *n, struct catalog_task *t, const char *who)
+{
+    yaml_node_t *from = yget(f, n, "valid_from"), *until = yget(f, n, "valid_until");
+    char what[400];
+    time_t v;
+
+    if (from && (v = get_date(f, from, key_of(what, sizeof(what), who, "schedule.valid_from"),
+                              0)) != (time_t)-1)
+        t->valid_from = v;
+    if (until && (v = get_date(f, until, key_of(what, sizeof(what), who,
+                                                "schedule.valid_until"), 1)) != (time_t)-1)
+        t->valid_until = v;
+    if (t->valid_from && t->valid_until && t->valid_until <= t->valid_from)
+        diag_error(f->d, ymark(f, until), "%s: schedule.valid_until: before valid_from: no "
+                   "instance would ever be made", who);
+}
+
 static void
 parse_schedule(struct yfile *f, yaml_node_t *n, struct catalog_task *t, const char *who)
 {
@@ -250,6 +309,7 @@ parse_schedule(struct yfile *f, yaml_node_t *n, struct catalog_task *t, const ch
     memset(c, 0, sizeof(*c));
     c->end_min = 23 * 60 + 59;
     c->interval = 1;
+    parse_validity(f, n, t, who);
     if ((v = yget(f, n, "cron"))) {
         parse_cron(f, n, v, c, who);
         return;
@@ -357,6 +417,104 @@ parse_params(struct loader *L, struct yfile *f, yaml_node_t *n, struct catalog_t
             L->incomplete = true;
         }
     }
+}
+
+/* ---- dependencies ---- */
+
+/* depends_on / previous_cycle_of: a list of task names (one name alone is a list of one). The
+ * names are resolved after every file is read, since an upstream task may come later. */
+static void
+parse_dep_list(struct loader *L, struct yfile *f, yaml_node_t *n, const char *who,
+               const char *key, struct catalog_dep **ret_v, size_t *ret_count)
+{
+    yaml_node_item_t *start, *top, single;
+    char what[400];
+    size_t i;
+
+    key_of(what, sizeof(what), who, key);
+    if (n->type == YAML_SCALAR_NODE) {
+        single = (yaml_node_item_t)(n - f->doc.nodes.start + 1);
+        start = &single;
+        top = start + 1;
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        start = n->data.sequence.items.start;
+        top = n->data.sequence.items.top;
+    } else {
+        diag_error(f->d, ymark(f, n), "%s: expected a list of task names, got %s", what,
+                   ykind(n));
+        return;
+    }
+    if (top > start && !(*ret_v = calloc((size_t)(top - start), sizeof(**ret_v)))) {
+        ynomem(f, n);
+        L->incomplete = true;
+        return;
+    }
+    for (; start < top; start++) {
+        yaml_node_t *e = ynode(f, *start);
+        const char *name = yscalar(f, e, what);
+
+        if (!name)
+            continue;
+        if (!task_name_ok(name)) {
+            diag_error(f->d, ymark(f, e), "%s: '%s' is not a task name", what, name);
+            continue;
+        }
+        for (i = 0; i < *ret_count && strcmp((*ret_v)[i].task, name) != 0; i++)
+            ;
+        if (i < *ret_count) {
+            diag_error(f->d, ymark(f, e), "%s: '%s' named twice", what, name);
+            continue;
+        }
+        if (!((*ret_v)[*ret_count].task = strdup(name))) {
+            ynomem(f, e);
+            L->incomplete = true;
+            continue;
+        }
+        (*ret_v)[(*ret_count)++].mark = ymark(f, e);
+    }
+}
+
+/* Resolves every depends_on and previous_cycle_of name, an unknown one being an error at its
+ * mark, and lists each task's first-level downstream tasks. Needs the name index. */
+static void
+resolve_deps(struct loader *L)
+{
+    struct catalog *cat = L->cat;
+    size_t i, k, *count;
+
+    if (!(count = calloc(cat->task_count + 1, sizeof(*count)))) {
+        L->incomplete = true;
+        return;
+    }
+    for (i = 0; i < cat->task_count; i++) {
+        struct catalog_task *t = &cat->tasks[i];
+        for (k = 0; k < t->depends_count + t->previous_count; k++) {
+            bool up = k < t->depends_count;
+            struct catalog_dep *dep = up ? &t->depends_on[k]
+                                         : &t->previous_of[k - t->depends_count];
+            dep->idx = names_find(L, dep->task);
+            if (dep->idx == (size_t)-1) {
+                diag_error(L->d, dep->mark, "task '%s': %s: no task '%s' in the catalogue",
+                           t->name, up ? "depends_on" : "previous_cycle_of", dep->task);
+            } else if (up && dep->idx == i) {
+                diag_error(L->d, dep->mark, "task '%s': depends_on: a task cannot depend on "
+                           "itself (self_dependency waits for its previous cycle)", t->name);
+                dep->idx = (size_t)-1;
+            } else if (up) {
+                count[dep->idx]++;
+            }
+        }
+    }
+    for (i = 0; i < cat->task_count; i++)
+        if (count[i] && !(cat->tasks[i].downstream = calloc(count[i], sizeof(size_t))))
+            L->incomplete = true;
+    for (i = 0; i < cat->task_count && !L->incomplete; i++)
+        for (k = 0; k < cat->tasks[i].depends_count; k++) {
+            size_t u = cat->tasks[i].depends_on[k].idx;
+            if (u != (size_t)-1)
+                cat->tasks[u].downstream[cat->tasks[u].downstream_count++] = i;
+        }
+    free(count);
 }
 
 /* ---- job ---- */
@@ -553,6 +711,13 @@ task_fini(struct catalog_task *t)
         free(t->params[i].expr);
     }
     free(t->params);
+    for (i = 0; i < t->depends_count; i++)
+        free(t->depends_on[i].task);
+    free(t->depends_on);
+    for (i = 0; i < t->previous_count; i++)
+        free(t->previous_of[i].task);
+    free(t->previous_of);
+    free(t->downstream);
     json_decref(t->job);
     free(t->job_source);
     free(t->name);
@@ -624,6 +789,13 @@ parse_task(struct loader *L, struct yfile *f, yaml_node_t *n)
             has_schedule = true;
         } else if (strcmp(key, "self_dependency") == 0) {
             yget_bool(f, v, what, &t.self_dependency);
+        } else if (strcmp(key, "depends_on") == 0) {
+            parse_dep_list(L, f, v, who, key, &t.depends_on, &t.depends_count);
+        } else if (strcmp(key, "previous_cycle_of") == 0) {
+            parse_dep_list(L, f, v, who, key, &t.previous_of, &t.previous_count);
+        } else if (strcmp(key, "downstream_dependency") == 0) {
+            yget_bool(f, v, what, &t.downstream_dependency);
+            t.downstream_mark = ymark(f, ynode(f, p->key));
         } else if (strcmp(key, "retries") == 0) {
             if (yget_int(f, v, what, 0, 100, &l) == 0)
                 t.retries = (int)l;
@@ -776,9 +948,16 @@ loader_init(struct loader *L, struct diag *d)
 static int
 loader_finish(struct loader *L, struct catalog **ret_cat)
 {
+    size_t before;
+
     *ret_cat = NULL;
+    resolve_deps(L);
     free(L->names);
     L->names = NULL;
+    /* a schedule with errors would make the satisfiability checks speak nonsense */
+    before = L->d->errors;
+    if (!L->incomplete)
+        deps_check(L->cat, L->d, before == L->errors_before);
     if (L->d->errors > L->errors_before || L->incomplete) {
         catalog_free(L->cat);
         return -OTSYNC_ECONFIG;
@@ -873,6 +1052,19 @@ catalog_unref(struct catalog *cat)
 {
     if (cat && --cat->refs == 0)
         catalog_free(cat);
+}
+
+time_t
+catalog_next_time(const struct catalog_task *t, time_t after)
+{
+    time_t c;
+
+    if (t->valid_from && after < t->valid_from - 1)
+        after = t->valid_from - 1;
+    c = cycle_next(&t->cycle, after);
+    if (c != (time_t)-1 && t->valid_until && c >= t->valid_until)
+        return (time_t)-1;
+    return c;
 }
 
 const struct catalog_task *

@@ -8,7 +8,9 @@
 #include "otsync/sched.h"
 #include "otsync/vars.h"
 
-enum arg_kind { A_ID, A_TASK, A_DATE, A_TIME, A_STATE, A_BOOL };
+enum arg_kind { A_ID, A_TASK, A_DATE, A_TIME, A_STATE, A_BOOL, A_COUNT };
+
+#define ARGS_MAX 6
 
 struct arg {
     const char *name;
@@ -19,21 +21,24 @@ struct arg {
 struct command {
     const char *name;
     int read_only;
-    struct arg args[4];
+    struct arg args[ARGS_MAX];
 };
 
 static const struct command commands[] = {
     {"status", 1, {{NULL, 0, 0}}},
     {"tasks", 1, {{NULL, 0, 0}}},
-    {"instances", 1, {{"task", A_TASK, 0}, {"date", A_DATE, 0}, {"state", A_STATE, 0}}},
+    {"instances", 1, {{"task", A_TASK, 0}, {"date", A_DATE, 0}, {"state", A_STATE, 0},
+                      {"tree", A_BOOL, 0}}},
     {"show", 1, {{"id", A_ID, 1}}},
-    {"rerun", 0, {{"id", A_ID, 1}}},
+    {"rerun", 0, {{"id", A_ID, 1}, {"downstream", A_BOOL, 0}}},
     {"kill", 0, {{"id", A_ID, 1}}},
     {"set-success", 0, {{"id", A_ID, 1}}},
     {"pause", 0, {{"task", A_TASK, 1}}},
     {"resume", 0, {{"task", A_TASK, 1}}},
-    {"backfill", 0, {{"task", A_TASK, 1}, {"from", A_TIME, 1}, {"to", A_TIME, 1}}},
+    {"backfill", 0, {{"task", A_TASK, 1}, {"from", A_TIME, 1}, {"to", A_TIME, 1},
+                     {"downstream", A_BOOL, 0}, {"parallel", A_COUNT, 0}}},
     {"render", 1, {{"task", A_TASK, 1}, {"at", A_TIME, 1}}},
+    {"graph", 1, {{"task", A_TASK, 0}}},
     {"reload", 0, {{NULL, 0, 0}}},
 };
 
@@ -74,6 +79,12 @@ check_arg(const struct arg *a, json_t *v, struct otsync_err *err)
     if (a->kind == A_BOOL) {
         if (!json_is_boolean(v))
             return otsync_err_set(err, OTSYNC_EINVAL, "'%s' must be true or false", a->name);
+        return 0;
+    }
+    if (a->kind == A_COUNT) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000)
+            return otsync_err_set(err, OTSYNC_EINVAL, "'%s' must be a whole number from 1 to "
+                                  "1000", a->name);
         return 0;
     }
     if (!s)
@@ -157,9 +168,9 @@ ctl_request_parse(const char *buf, size_t len, json_t **ret_req, struct otsync_e
     json_object_foreach(req, key, v) {
         if (strcmp(key, "cmd") == 0)
             continue;
-        for (i = 0; i < 4 && c->args[i].name && strcmp(c->args[i].name, key) != 0; i++)
+        for (i = 0; i < ARGS_MAX && c->args[i].name && strcmp(c->args[i].name, key) != 0; i++)
             ;
-        if (i == 4 || !c->args[i].name) {
+        if (i == ARGS_MAX || !c->args[i].name) {
             rc = otsync_err_set(err, OTSYNC_EINVAL, "%s takes no argument '%.40s'", c->name, key);
             json_decref(req);
             return rc;
@@ -170,7 +181,7 @@ ctl_request_parse(const char *buf, size_t len, json_t **ret_req, struct otsync_e
             return rc;
         }
     }
-    for (i = 0; i < 4 && c->args[i].name; i++)
+    for (i = 0; i < ARGS_MAX && c->args[i].name; i++)
         if (c->args[i].required && !json_object_get(req, c->args[i].name)) {
             rc = otsync_err_set(err, OTSYNC_EINVAL, "%s needs '%s'", c->name, c->args[i].name);
             json_decref(req);

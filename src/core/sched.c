@@ -14,17 +14,21 @@
  *   instances of one minute go in at O(log n) each (a sorted list made that quadratic); an
  *   instance blocked by its previous cycle is kept out of it and attached to that previous
  *   instance, which releases it when it succeeds, so starting never rescans blocked chains;
+ * - an instance blocked by an upstream task (dependencies) is likewise kept out of the queue,
+ *   in that task's list of waiters, and looked at again only when that task has news: an
+ *   instance of it succeeded or was skipped, or its schedule moved past a cycle;
  * - a list of instances in retry_wait.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "otsync/deps.h"
 #include "otsync/strhash.h"
 #include "otsync/sched.h"
 #include "otsync/vars.h"
 
-enum { IN_NONE, IN_QUEUE, IN_RETRY };
+enum { IN_NONE, IN_QUEUE, IN_RETRY, IN_DEPS };
 
 struct sched_task {
     char *name;
@@ -36,6 +40,8 @@ struct sched_task {
     bool op_paused;                     /* paused by an operator (sched_pause) */
     struct sched_instance *first, *last;
     size_t order;                       /* when first seen, for sched_foreach */
+    struct sched_instance **waiters;    /* instances blocked by one of this task's cycles */
+    size_t waiter_count, waiter_cap;
 };
 
 struct sched {
@@ -186,7 +192,7 @@ static void
 task_reschedule(struct sched *s, struct sched_task *t)
 {
     heap_remove(s, t);
-    t->due = t->removed ? (time_t)-1 : cycle_next(&t->def->cycle, t->position);
+    t->due = t->removed ? (time_t)-1 : catalog_next_time(t->def, t->position);
     if (t->due == (time_t)-1)
         return;
     t->heap_idx = s->heap_len;
@@ -289,6 +295,14 @@ list_unlink(struct sched *s, struct sched_instance *inst)
             s->r_head = inst->q_next;
         if (inst->q_next)
             inst->q_next->q_prev = inst->q_prev;
+    } else if (inst->where == IN_DEPS) {
+        struct sched_task *u = inst->dep_task;
+        size_t i = inst->dep_idx;
+        if (i != --u->waiter_count) {
+            u->waiters[i] = u->waiters[u->waiter_count];
+            u->waiters[i]->dep_idx = i;
+        }
+        inst->dep_task = NULL;
     }
     inst->q_prev = inst->q_next = NULL;
     inst->where = IN_NONE;
@@ -348,10 +362,22 @@ instance_free(struct sched_instance *inst)
     free(inst);
 }
 
+/* Whether an instance of another task waits for t's cycle `at`. */
+static bool
+has_waiter_at(const struct sched_task *t, time_t at)
+{
+    size_t i;
+
+    for (i = 0; i < t->waiter_count; i++)
+        if (t->waiters[i]->dep_time == at)
+            return true;
+    return false;
+}
+
 /*
  * Frees a task's oldest instances once nothing needs them: final, not the newest (the next
- * cycle checks that one), and not blocking a successor. Stops at the first one still needed,
- * so a task's list stays in order.
+ * cycle checks that one), and not blocking a successor or a downstream instance. Stops at the
+ * first one still needed, so a task's list stays in order.
  */
 static void
 reap(struct sched *s, struct sched_task *t)
@@ -362,6 +388,8 @@ reap(struct sched *s, struct sched_task *t)
         struct sched_instance *next = inst->next_of_task;
         if (next->state == SCHED_WAITING && next->wait == SCHED_WAIT_PREVIOUS)
             return;
+        if (t->waiter_count && has_waiter_at(t, inst->cyctime))
+            return;
         emit(s, inst, SCHED_EV_FREED);
         t->first = next;
         next->prev_of_task = NULL;
@@ -369,16 +397,39 @@ reap(struct sched *s, struct sched_task *t)
     }
 }
 
-/* An instance reached success or skipped: its successor, if it waited for it, is ready. */
+static void place_waiting(struct sched *s, struct sched_instance *inst, time_t now);
+
+/* Places a waiting instance again after what blocked it changed; an event only when its wait
+ * did change (an instance of a daily task waiting through 288 five-minute ones is quiet). */
+static void
+replace(struct sched *s, struct sched_instance *inst)
+{
+    enum sched_wait old_wait = inst->wait;
+    char *old = inst->blocked_by;
+    bool changed;
+
+    inst->blocked_by = NULL;
+    inst->wait = SCHED_WAIT_NONE;
+    place_waiting(s, inst, s->now);
+    changed = inst->wait != old_wait || !old != !inst->blocked_by
+              || (old && strcmp(old, inst->blocked_by) != 0);
+    free(old);
+    if (changed)
+        emit(s, inst, SCHED_EV_STATE);
+}
+
+/* An instance reached success or skipped: its successor, if it waited for it, goes on (to
+ * its own upstream checks). */
 static void
 release_successor(struct sched *s, struct sched_instance *inst)
 {
     struct sched_instance *next = inst->next_of_task;
 
     if (next && next->state == SCHED_WAITING && next->wait == SCHED_WAIT_PREVIOUS)
-        make_ready(s, next);
+        replace(s, next);
 }
 
+static void wake_waiters(struct sched *s, struct sched_task *u);
 static void set_state(struct sched *s, struct sched_instance *inst, enum sched_state st);
 
 /* A failed attempt: retry after the interval while reruns are left. */
@@ -408,8 +459,10 @@ set_state(struct sched *s, struct sched_instance *inst, enum sched_state st)
     inst->state = st;
     inst->wait = SCHED_WAIT_NONE;
     emit(s, inst, SCHED_EV_STATE);
-    if (st == SCHED_SUCCESS || st == SCHED_SKIPPED)
+    if (st == SCHED_SUCCESS || st == SCHED_SKIPPED) {
         release_successor(s, inst);
+        wake_waiters(s, inst->owner);
+    }
 }
 
 /* Starts queued instances in order while slots are free; marks the rest as waiting for one. */
@@ -544,6 +597,142 @@ task_paused(const struct sched_task *t)
     return t->def->paused || t->op_paused;
 }
 
+/* ---- dependencies ---- */
+
+static struct sched_instance *
+held_at(const struct sched_task *t, time_t at)
+{
+    struct sched_instance *inst;
+
+    for (inst = t->last; inst && inst->cyctime >= at; inst = inst->prev_of_task)
+        if (inst->cyctime == at)
+            return inst;
+    return NULL;
+}
+
+/* The state of u's cycle `at`: held, known to the caller (hooks.lookup), or SCHED_UP_*. */
+static int
+upstream_state(struct sched *s, struct sched_task *u, time_t at)
+{
+    struct sched_instance *inst;
+    char *id;
+    int st;
+
+    if (u->removed || !u->def)
+        return SCHED_UP_NEVER;
+    if ((inst = held_at(u, at)))
+        return inst->state;
+    if (s->hooks.lookup && (id = xstrdup_id(u->name, at))) {
+        st = s->hooks.lookup(s->hooks.arg, id);
+        free(id);
+        if (st >= 0)
+            return st;
+    }
+    /* the schedule makes every cycle from its due time on, and none before it any more */
+    return u->due != (time_t)-1 && at >= u->due ? SCHED_UP_NOT_YET : SCHED_UP_NEVER;
+}
+
+static bool
+upstream_done(int st)
+{
+    return st == SCHED_SUCCESS || st == SCHED_SKIPPED || st == SCHED_UP_NEVER;
+}
+
+/* fn for each_upstream; returns false to stop. */
+typedef bool (*upstream_cb)(void *arg, struct sched_task *u, time_t at, int state, bool cross);
+
+/* Visits every upstream cycle of def's instance at t (made under cat) in checking order. */
+static void
+each_upstream(struct sched *s, const struct catalog_task *def, const struct catalog *cat,
+              time_t t, upstream_cb fn, void *arg)
+{
+    size_t dc = def->depends_count, pc = def->previous_count, k;
+    size_t total = dc + pc + (def->downstream_dependency ? def->downstream_count : 0);
+
+    for (k = 0; k < total; k++) {
+        const char *name = k < dc ? def->depends_on[k].task
+                           : k < dc + pc ? def->previous_of[k - dc].task
+                                         : cat->tasks[def->downstream[k - dc - pc]].name;
+        struct sched_task *u = task_find(s, name);
+        struct deps_span sp;
+        time_t c;
+
+        if (!u || u->removed || !u->def)
+            continue;   /* gone from the catalogue: nothing more will come of it */
+        if (k < dc)
+            deps_span(&def->cycle, &u->def->cycle, t, &sp);
+        else
+            deps_previous_span(&def->cycle, &u->def->cycle, t, &sp);
+        for (c = deps_span_next(u->def, &sp, sp.from - 1); c != (time_t)-1;
+             c = deps_span_next(u->def, &sp, c))
+            if (!fn(arg, u, c, upstream_state(s, u, c), k >= dc))
+                return;
+    }
+}
+
+struct blocker {
+    struct sched_task *u;
+    time_t at;
+};
+
+static bool
+on_blocker(void *arg, struct sched_task *u, time_t at, int state, bool cross)
+{
+    struct blocker *b = arg;
+
+    (void)cross;
+    if (upstream_done(state))
+        return true;
+    b->u = u;
+    b->at = at;
+    return false;
+}
+
+/* Blocks a waiting instance (in no list) by u's cycle `at`. */
+static void
+waiter_add(struct sched *s, struct sched_instance *inst, struct sched_task *u, time_t at)
+{
+    (void)s;
+    if (u->waiter_count == u->waiter_cap) {
+        size_t cap = u->waiter_cap ? u->waiter_cap * 2 : 16;
+        struct sched_instance **nv = realloc(u->waiters, cap * sizeof(*nv));
+        if (!nv)
+            abort();    /* out of memory with an instance in hand: nowhere to keep it */
+        u->waiters = nv;
+        u->waiter_cap = cap;
+    }
+    inst->dep_task = u;
+    inst->dep_time = at;
+    inst->dep_idx = u->waiter_count;
+    u->waiters[u->waiter_count++] = inst;
+    inst->where = IN_DEPS;
+    inst->wait = SCHED_WAIT_UPSTREAM;
+    free(inst->blocked_by);
+    inst->blocked_by = xstrdup_id(u->name, at);
+}
+
+/* Looks again at the instances blocked by one of u's cycles that no longer holds them back
+ * (it succeeded, was skipped, or the schedule went past it without making it). */
+static void
+wake_waiters(struct sched *s, struct sched_task *u)
+{
+    struct sched_instance **v;
+    size_t i, n = 0;
+
+    if (!u->waiter_count)
+        return;
+    if (!(v = malloc(u->waiter_count * sizeof(*v))))
+        return;     /* they stay blocked until u's next news */
+    for (i = 0; i < u->waiter_count; i++)
+        if (upstream_done(upstream_state(s, u, u->waiters[i]->dep_time)))
+            v[n++] = u->waiters[i];
+    for (i = 0; i < n; i++) {
+        list_unlink(s, v[i]);
+        replace(s, v[i]);
+    }
+    free(v);
+}
+
 /* A waiting instance: blocked by its previous cycle (self-dependency), or queued. */
 static void
 place_waiting(struct sched *s, struct sched_instance *inst, time_t now)
@@ -556,6 +745,15 @@ place_waiting(struct sched *s, struct sched_instance *inst, time_t now)
         free(inst->blocked_by);
         inst->blocked_by = strdup(prev->id);
         return;
+    }
+    if (inst->def->depends_count || inst->def->previous_count
+        || (inst->def->downstream_dependency && inst->def->downstream_count)) {
+        struct blocker b = {NULL, 0};
+        each_upstream(s, inst->def, inst->cat, inst->cyctime, on_blocker, &b);
+        if (b.u) {
+            waiter_add(s, inst, b.u, b.at);
+            return;
+        }
     }
     if (inst->cyctime > now)
         inst->wait = SCHED_WAIT_TIME;
@@ -582,6 +780,7 @@ create(struct sched *s, struct sched_task *t, time_t cyctime, time_t now)
         inst->state = SCHED_SKIPPED;
         emit(s, inst, SCHED_EV_CREATED);
         release_successor(s, inst);
+        wake_waiters(s, t);
     } else if (fail) {
         inst->state = SCHED_FAILED;
         inst->reason = fail;
@@ -662,6 +861,7 @@ sched_free(struct sched *s)
             instance_free(inst);
         }
         free(t->name);
+        free(t->waiters);
         free(t);
     }
     free(s->tasks);
@@ -698,6 +898,9 @@ sched_set_catalog(struct sched *s, struct catalog *cat, time_t now)
     }
     for (i = 0; i < s->task_count; i++)
         task_reschedule(s, s->tasks[i]);
+    /* an upstream task that left, or whose schedule moved, may hold nothing back any more */
+    for (i = 0; i < s->task_count; i++)
+        wake_waiters(s, s->tasks[i]);
     catalog_unref(old);
 }
 
@@ -725,10 +928,11 @@ sched_step(struct sched *s, time_t now)
         time_t c = t->due;
         if (!t->def->catchup && c <= now) {
             /* only the newest missed cycle runs; look back only when more than one is due */
-            time_t after = cycle_next(&t->def->cycle, c);
+            time_t after = catalog_next_time(t->def, c);
             if (after != (time_t)-1 && after <= now) {
                 time_t newest = cycle_prev(&t->def->cycle, now);
-                if (newest != (time_t)-1 && newest > c)
+                if (newest != (time_t)-1 && newest > c
+                    && (!t->def->valid_until || newest < t->def->valid_until))
                     c = newest;
             }
             create(s, t, c, now);
@@ -740,10 +944,11 @@ sched_step(struct sched *s, time_t now)
             while (c != (time_t)-1 && c <= now + s->lead) {
                 create(s, t, c, now);
                 t->position = c;
-                c = cycle_next(&t->def->cycle, c);
+                c = catalog_next_time(t->def, c);
             }
         }
         task_reschedule(s, t);
+        wake_waiters(s, t);     /* cycles skipped by catchup: off are never made */
     }
     if (s->early_min && s->early_min <= now)
         release_due(s, now);
@@ -905,6 +1110,7 @@ sched_pause(struct sched *s, const char *task, bool paused, time_t now, struct o
     if (t->op_paused && !paused && !t->def->paused) {
         t->position = now > t->position ? now : t->position;   /* from the next cycle */
         task_reschedule(s, t);
+        wake_waiters(s, t);     /* the cycles paused over are never made */
     }
     t->op_paused = paused;
     return 0;
@@ -940,8 +1146,8 @@ sched_backfill(struct sched *s, const char *task, time_t from, time_t to, time_t
     }
     if (now > s->now)
         s->now = now;
-    c = cycle_next(&t->def->cycle, from - 1);
-    for (; c != (time_t)-1 && c <= to; c = cycle_next(&t->def->cycle, c)) {
+    c = catalog_next_time(t->def, from - 1);
+    for (; c != (time_t)-1 && c <= to; c = catalog_next_time(t->def, c)) {
         char id[256], ts[15], *fail = NULL;
         struct sched_instance *inst;
         snprintf(id, sizeof(id), "%s@%s", task, vars_format_cyctime(c, ts));
@@ -984,6 +1190,52 @@ void
 sched_set_lead(struct sched *s, time_t seconds)
 {
     s->lead = seconds > 0 ? seconds : 0;
+}
+
+time_t
+sched_task_position(struct sched *s, const char *task)
+{
+    struct sched_task *t = task_find(s, task);
+
+    return t && !t->removed ? t->position : (time_t)-1;
+}
+
+void
+sched_recheck(struct sched *s, const char *task, time_t now)
+{
+    struct sched_task *t = task_find(s, task);
+
+    if (now > s->now)
+        s->now = now;
+    if (t)
+        wake_waiters(s, t);
+    start_ready(s, now);
+}
+
+struct up_each {
+    void (*fn)(void *arg, const char *task, time_t cyctime, int state, bool done, bool cross);
+    void *arg;
+};
+
+static bool
+on_up_each(void *arg, struct sched_task *u, time_t at, int state, bool cross)
+{
+    struct up_each *e = arg;
+
+    e->fn(e->arg, u->name, at, state, upstream_done(state), cross);
+    return true;
+}
+
+void
+sched_upstream_each(struct sched *s, const struct catalog_task *def, const struct catalog *cat,
+                    time_t cyctime,
+                    void (*fn)(void *arg, const char *task, time_t cyctime, int state,
+                               bool done, bool cross),
+                    void *arg)
+{
+    struct up_each e = {fn, arg};
+
+    each_upstream(s, def, cat, cyctime, on_up_each, &e);
 }
 
 void
@@ -1042,7 +1294,8 @@ sched_state_name(enum sched_state st)
 const char *
 sched_wait_name(enum sched_wait w)
 {
-    static const char *const names[] = {"", "previous cycle", "run slot", "its time"};
+    static const char *const names[] = {"", "previous cycle", "run slot", "its time",
+                                        "upstream"};
 
     return (unsigned)w < sizeof(names) / sizeof(names[0]) ? names[w] : "";
 }

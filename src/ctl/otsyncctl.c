@@ -21,6 +21,7 @@
 #include "otsync/build.h"
 #include "otsync/catalog.h"
 #include "otsync/ctlproto.h"
+#include "otsync/deps.h"
 #include "otsync/diag.h"
 #include "otsync/journal.h"
 #include "otsync/state.h"
@@ -40,6 +41,7 @@ struct opts {
     char *state_dir;        /* from the config, for reading the journal */
     char *datasources;      /* from the config, for test-datasource */
     char *runner;
+    char *catalogue;        /* from the config, for graph when the daemon is down */
     json_t *req;            /* the request (borrowed) */
     char *sock_from_conf;
 };
@@ -52,13 +54,16 @@ usage(FILE *out)
             "commands:\n"
             "  status                         the daemon, its journal, the last reload\n"
             "  tasks                          the catalogue's tasks\n"
-            "  instances [--task T] [--date YYYY-MM-DD] [--state S]\n"
-            "  show ID                        one instance (ID is TASK@yyyymmddhh24miss)\n"
+            "  instances [--task T] [--date YYYY-MM-DD [--tree]] [--state S]\n"
+            "  show ID                        one instance (ID is TASK@yyyymmddhh24miss) and the\n"
+            "                                 upstream instances it waits for\n"
             "  log ID [-f]                    its log; -f follows it until it ends\n"
-            "  rerun ID | kill ID | set-success ID\n"
+            "  rerun ID [--downstream]        --downstream: and every instance depending on it\n"
+            "  kill ID | set-success ID\n"
             "  pause TASK | resume TASK\n"
-            "  backfill TASK --from TIME --to TIME\n"
+            "  backfill TASK --from TIME --to TIME [--downstream] [--parallel N]\n"
             "  render TASK --at TIME          the job JSON that instance runs (secrets redacted)\n"
+            "  graph [TASK]                   the dependency graph in Graphviz dot\n"
             "  reload                         reload the catalogue (like SIGHUP)\n"
             "  test-datasource NAME           one authenticated call to that datasource\n"
             "options:\n"
@@ -340,6 +345,40 @@ offline_answer(const struct opts *o, const json_t *req)
     return rep;
 }
 
+/* graph with the daemon down: from the catalogue files its config names. */
+static json_t *
+offline_graph(const struct opts *o, const json_t *req)
+{
+    const char *task = json_string_value(json_object_get(req, "task"));
+    struct catalog *cat = NULL;
+    struct diag d;
+    json_t *rep;
+    char *dot;
+
+    if (!o->catalogue) {
+        fprintf(stderr, "otsyncctl: the daemon is not running and there is no config to find "
+                        "its catalogue (give -c)\n");
+        return NULL;
+    }
+    diag_init(&d);
+    if (catalog_load(o->catalogue, NULL, &d, &cat) < 0) {
+        diag_print(&d, stderr);
+        diag_fini(&d);
+        return json_pack("{s:b, s:s}", "ok", 0, "error", "the catalogue has errors");
+    }
+    diag_fini(&d);
+    if (task && !catalog_find(cat, task))
+        rep = json_pack("{s:b, s:s+}", "ok", 0, "error", "no task ", task);
+    else if ((dot = deps_dot(cat, task))) {
+        rep = json_pack("{s:b, s:s}", "ok", 1, "dot", dot);
+        free(dot);
+    } else {
+        rep = json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
+    }
+    catalog_unref(cat);
+    return rep;
+}
+
 /* ---- printing ---- */
 
 static const char *
@@ -392,6 +431,82 @@ print_instances(json_t *arr)
     }
 }
 
+/* One row per instance, each under the upstream instance it hangs from ("parent"). */
+static void
+print_tree(json_t *arr)
+{
+    size_t n = json_array_size(arr), i, w = 2, top = 0;
+    size_t *first = calloc(n + 1, sizeof(size_t)), *next = calloc(n + 1, sizeof(size_t));
+    size_t *last = calloc(n + 1, sizeof(size_t)), *stack = calloc(n + 1, sizeof(size_t));
+    size_t *depth = calloc(n + 1, sizeof(size_t));
+    json_t *index = json_object(), *e;
+    char b1[32], b2[32];
+
+    if (!first || !next || !last || !stack || !depth || !index)
+        goto out;
+    /* children lists in listing order; slot n is the root of roots; 0 ends a list (+1) */
+    json_array_foreach(arr, i, e)
+        json_object_set_new(index, str(e, "id", ""), json_integer((json_int_t)i));
+    json_array_foreach(arr, i, e) {
+        json_t *p = json_object_get(index, str(e, "parent", ""));
+        size_t up = p ? (size_t)json_integer_value(p) : n;
+        if (up == i)
+            up = n;
+        if (last[up])
+            next[last[up] - 1] = i + 1;
+        else
+            first[up] = i + 1;
+        last[up] = i + 1;
+    }
+    /* depth first, iteratively; the widths need the depths first */
+    for (int pass = 0; pass < 2; pass++) {
+        top = 0;
+        if (first[n])
+            stack[top++] = first[n];
+        if (pass == 1)
+            printf("%-*s  %-10s  %8s  %-19s  %-19s  %s\n", (int)w, "ID", "STATE", "ATTEMPTS",
+                   "STARTED", "ENDED", "NOTE");
+        while (top) {
+            size_t k = stack[--top] - 1, dp = depth[k];
+            e = json_array_get(arr, k);
+            if (next[k])
+                stack[top++] = next[k];
+            if (first[k]) {
+                for (i = first[k]; i; i = next[i - 1])
+                    depth[i - 1] = dp + 1;
+                stack[top++] = first[k];
+            }
+            if (pass == 0) {
+                if (2 * dp + strlen(str(e, "id", "")) > w)
+                    w = 2 * dp + strlen(str(e, "id", ""));
+                continue;
+            }
+            {
+                const char *note = str(e, "reason", "");
+                char wbuf[256], idbuf[512];
+                if (json_object_get(e, "waiting_for")) {
+                    snprintf(wbuf, sizeof(wbuf), "waiting for %s%s%s", str(e, "waiting_for", ""),
+                             json_object_get(e, "blocked_by") ? " " : "",
+                             str(e, "blocked_by", ""));
+                    note = wbuf;
+                }
+                snprintf(idbuf, sizeof(idbuf), "%*s%s", (int)(2 * dp), "", str(e, "id", ""));
+                printf("%-*s  %-10s  %8d  %-19s  %-19s  %s\n", (int)w, idbuf,
+                       str(e, "state", ""), (int)json_integer_value(json_object_get(e, "attempts")),
+                       when(json_object_get(e, "started_at"), b1),
+                       when(json_object_get(e, "ended_at"), b2), note);
+            }
+        }
+    }
+out:
+    free(first);
+    free(next);
+    free(last);
+    free(stack);
+    free(depth);
+    json_decref(index);
+}
+
 static void
 print_kv(const char *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -424,6 +539,18 @@ print_show(json_t *inst)
     else
         print_kv("state", "%s", str(inst, "state", ""));
     print_kv("attempts", "%d", (int)json_integer_value(json_object_get(inst, "attempts")));
+    if (json_is_array(json_object_get(inst, "upstream"))) {
+        size_t i, done = 0, n = json_array_size(json_object_get(inst, "upstream"));
+        json_array_foreach(json_object_get(inst, "upstream"), i, v)
+            done += json_is_true(json_object_get(v, "done"));
+        print_kv("upstream", "%zu of %zu done", done, n);
+        /* the ones still to come: what it waits for */
+        json_array_foreach(json_object_get(inst, "upstream"), i, v)
+            if (!json_is_true(json_object_get(v, "done")))
+                print_kv("waits for", "%s (%s%s)", str(v, "id", ""), str(v, "state", ""),
+                         json_is_true(json_object_get(v, "previous_cycle")) ? ", previous cycle"
+                                                                            : "");
+    }
     print_kv("created", "%s", when(json_object_get(inst, "created_at"), b));
     print_kv("started", "%s", when(json_object_get(inst, "started_at"), b));
     print_kv("ended", "%s", when(json_object_get(inst, "ended_at"), b));
@@ -495,13 +622,19 @@ print_tasks(json_t *arr)
     json_array_foreach(arr, i, e)
         if (strlen(str(e, "name", "")) > w)
             w = strlen(str(e, "name", ""));
-    printf("%-*s  %-6s  %-8s  %7s  %-6s\n", (int)w, "NAME", "CYCLE", "SELF-DEP", "RETRIES",
-           "PAUSED");
-    json_array_foreach(arr, i, e)
-        printf("%-*s  %-6s  %-8s  %7d  %-6s\n", (int)w, str(e, "name", ""), str(e, "cycle", ""),
+    printf("%-*s  %-6s  %-8s  %7s  %-6s  %s\n", (int)w, "NAME", "CYCLE", "SELF-DEP", "RETRIES",
+           "PAUSED", "DEPENDS ON");
+    json_array_foreach(arr, i, e) {
+        json_t *dep;
+        size_t k;
+        printf("%-*s  %-6s  %-8s  %7d  %-6s ", (int)w, str(e, "name", ""), str(e, "cycle", ""),
                json_is_true(json_object_get(e, "self_dependency")) ? "yes" : "no",
                (int)json_integer_value(json_object_get(e, "retries")),
                json_is_true(json_object_get(e, "paused")) ? "yes" : "no");
+        json_array_foreach(json_object_get(e, "depends_on"), k, dep)
+            printf("%s%s", k ? ", " : " ", json_string_value(dep));
+        putchar('\n');
+    }
 }
 
 static void
@@ -533,6 +666,8 @@ build_request(int argc, char **argv, struct opts *o, json_t **ret)
     else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "backfill")
              || !strcmp(cmd, "render"))
         need = 2;
+    else if (!strcmp(cmd, "graph"))
+        need = 3;   /* a task, or none */
     else if (strcmp(cmd, "status") && strcmp(cmd, "tasks") && strcmp(cmd, "instances")
              && strcmp(cmd, "reload")) {
         json_decref(req);
@@ -548,6 +683,26 @@ build_request(int argc, char **argv, struct opts *o, json_t **ret)
             key = a + 2;
         else if (!strcmp(cmd, "render") && !strcmp(a, "--at"))
             key = "at";
+        else if ((!strcmp(cmd, "instances") && !strcmp(a, "--tree"))
+                 || ((!strcmp(cmd, "rerun") || !strcmp(cmd, "backfill"))
+                     && !strcmp(a, "--downstream"))) {
+            if (json_object_get(req, a + 2)) {
+                json_decref(req);
+                return usage_error("%s: %s given twice", cmd, a);
+            }
+            json_object_set_new(req, a + 2, json_true());
+            continue;
+        } else if (!strcmp(cmd, "backfill") && !strcmp(a, "--parallel")) {
+            char *end;
+            long n = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (i + 1 >= argc || !argv[i + 1][0] || *end || n < 1 || n > 1000) {
+                json_decref(req);
+                return usage_error("backfill: --parallel needs a number from 1 to 1000");
+            }
+            json_object_set_new(req, "parallel", json_integer(n));
+            i++;
+            continue;
+        }
         else if (!strcmp(cmd, "log") && (!strcmp(a, "-f") || !strcmp(a, "--follow"))) {
             o->follow = true;
             continue;
@@ -557,7 +712,7 @@ build_request(int argc, char **argv, struct opts *o, json_t **ret)
         } else if (need == 1 && !json_object_get(req, "id")) {
             json_object_set_new(req, "id", json_string(a));
             continue;
-        } else if (need == 2 && !json_object_get(req, "task")) {
+        } else if ((need == 2 || need == 3) && !json_object_get(req, "task")) {
             json_object_set_new(req, "task", json_string(a));
             continue;
         } else {
@@ -764,7 +919,10 @@ instances_live(int fd, struct opts *o)
         fprintf(stderr, "otsyncctl: the reply is not JSON\n");
         goto out;
     }
-    print_instances(arr);
+    if (json_is_true(json_object_get(req, "tree")))
+        print_tree(arr);
+    else
+        print_instances(arr);
     json_decref(arr);
     rc = 0;
 out:
@@ -788,6 +946,7 @@ load_config(struct opts *o)
         o->sock_from_conf = strdup(conf.socket);
         o->datasources = strdup(conf.datasources);
         o->runner = conf.runner ? strdup(conf.runner) : NULL;
+        o->catalogue = strdup(conf.catalogue);
         /* times are shown as the daemon sees them */
         if (conf.timezone)
             setenv("TZ", conf.timezone, 1);
@@ -883,6 +1042,11 @@ main(int argc, char **argv)
             rc = EXIT_DOWN;
             goto out;
         }
+    } else if (!strcmp(argv[optind], "graph")) {
+        if (!(rep = offline_graph(&o, req))) {
+            rc = EXIT_DOWN;
+            goto out;
+        }
     } else if (ctl_command_read_only(json_string_value(json_object_get(req, "cmd")))
                && strcmp(json_string_value(json_object_get(req, "cmd")), "render") != 0
                && strcmp(json_string_value(json_object_get(req, "cmd")), "tasks") != 0) {
@@ -931,11 +1095,26 @@ main(int argc, char **argv)
             o.json ? print_json(rep) : print_status(rep);
         else if (!strcmp(cmd, "render"))
             print_json(json_object_get(rep, "job"));
+        else if (!strcmp(cmd, "graph") && !o.json)
+            fputs(str(rep, "dot", ""), stdout);
         else if (o.json)
             print_json(rep);
+        else if (!strcmp(cmd, "backfill") && json_object_get(rep, "dates"))
+            printf("%lld instance(s) created, %lld planned over %lld date(s)\n",
+                   (long long)json_integer_value(json_object_get(rep, "created")),
+                   (long long)json_integer_value(json_object_get(rep, "planned")),
+                   (long long)json_integer_value(json_object_get(rep, "dates")));
         else if (!strcmp(cmd, "backfill"))
             printf("%lld instance(s) created\n",
                    (long long)json_integer_value(json_object_get(rep, "created")));
+        else if (!strcmp(cmd, "rerun") && json_array_size(json_object_get(rep, "rerun")) > 1) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(rep, "rerun"), i, e)
+                printf("rerun %s\n", json_string_value(e));
+            json_array_foreach(json_object_get(rep, "skipped"), i, e)
+                printf("left %s: %s\n", str(e, "id", ""), str(e, "why", ""));
+        }
         else if (!strcmp(cmd, "reload"))
             printf("catalogue reloaded: %lld task(s)\n",
                    (long long)json_integer_value(json_object_get(rep, "tasks")));
@@ -950,5 +1129,6 @@ out:
     free(o.sock_from_conf);
     free(o.datasources);
     free(o.runner);
+    free(o.catalogue);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "otsync/ctlproto.h"
+#include "otsync/deps.h"
 #include "otsync/journal.h"
 #include "otsync/log.h"
 #include "otsync/redact.h"
@@ -169,6 +170,58 @@ op_record(struct daemon *d, struct conn *c, const json_t *req, const json_t *rep
     persist_event(d, rec, true);
 }
 
+struct up_ctx {
+    json_t *arr;
+    const char *best;       /* --tree: the parent so far */
+    time_t best_at;
+    bool best_cross;
+    const json_t *present;  /* --tree: id -> index of the listed instances */
+    char buf[300];
+};
+
+static void
+on_upstream(void *arg, const char *task, time_t cyctime, int state, bool done, bool cross)
+{
+    struct up_ctx *u = arg;
+    char id[300], ts[15];
+    const char *st = state >= 0 ? sched_state_name((enum sched_state)state)
+                     : state == SCHED_UP_NOT_YET ? "not made yet" : "never made";
+
+    snprintf(id, sizeof(id), "%s@%s", task, vars_format_cyctime(cyctime, ts));
+    if (u->arr) {
+        json_array_append_new(u->arr, json_pack("{s:s, s:s, s:b, s:b}", "id", id, "state", st,
+                                                "done", done, "previous_cycle", cross));
+        return;
+    }
+    /* the tree hangs an instance under its latest upstream instance listed (same-cycle ones
+     * first): the one that let it start */
+    if (!json_object_get(u->present, id))
+        return;
+    if (!u->best || (u->best_cross && !cross)
+        || (u->best_cross == cross && cyctime >= u->best_at)) {
+        snprintf(u->buf, sizeof(u->buf), "%s", id);
+        u->best = u->buf;
+        u->best_at = cyctime;
+        u->best_cross = cross;
+    }
+}
+
+/* Visits h's upstream instances: by its own definition while the scheduler holds it, else
+ * by the current catalogue's. False when it has no dependencies. */
+static bool
+each_upstream(struct daemon *d, const struct hinst *h, struct up_ctx *u)
+{
+    const struct sched_instance *live = sched_find(d->sched, h->id);
+    const struct catalog_task *def = live ? live->def : catalog_find(d->cat, h->task);
+    const struct catalog *cat = live ? live->cat : d->cat;
+
+    if (!def || (!def->depends_count && !def->previous_count
+                 && !(def->downstream_dependency && def->downstream_count)))
+        return false;
+    sched_upstream_each(d->sched, def, cat, h->cyctime, on_upstream, u);
+    return true;
+}
+
 static json_t *
 inst_json(struct daemon *d, const struct hinst *h, bool full)
 {
@@ -185,6 +238,11 @@ inst_json(struct daemon *d, const struct hinst *h, bool full)
     }
     if (full) {
         char path[4200], ts[15];
+        struct up_ctx u = {.arr = json_array()};
+        if (u.arr && each_upstream(d, h, &u))
+            json_object_set_new(o, "upstream", u.arr);
+        else
+            json_decref(u.arr);
         snprintf(path, sizeof(path), "%s/logs/%s/%s.log", d->conf.state_dir, h->task,
                  vars_format_cyctime(h->cyctime, ts));
         json_object_set_new(o, "log", json_string(path));
@@ -246,14 +304,19 @@ do_tasks(struct daemon *d)
 
     for (i = 0; i < d->cat->task_count; i++) {
         const struct catalog_task *t = &d->cat->tasks[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:i, s:i, s:b, s:b, s:s}",
+        json_t *deps = json_array();
+        size_t k;
+        for (k = 0; k < t->depends_count; k++)
+            json_array_append_new(deps, json_string(t->depends_on[k].task));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:i, s:i, s:b, s:b, s:s, s:o}",
                                              "name", t->name, "cycle",
                                              cycle_name(t->cycle.kind), "self_dependency",
                                              t->self_dependency, "retries", t->retries,
                                              "retry_interval", t->retry_interval_s, "catchup",
                                              t->catchup, "paused",
                                              t->paused || sched_task_paused(d->sched, t->name),
-                                             "file", t->mark.file ? t->mark.file : ""));
+                                             "file", t->mark.file ? t->mark.file : "",
+                                             "depends_on", deps));
     }
     return json_pack("{s:b, s:o}", "ok", 1, "tasks", arr);
 }
@@ -346,6 +409,55 @@ arch_add(void *arg, const char *line, size_t n, json_t *obj)
 }
 
 /*
+ * instances --tree: the day's instances the daemon holds in memory, each with "parent", the
+ * listed upstream instance it hangs under (none for a root). Built whole, unlike the plain
+ * listing: the tree is for reading, a day of one chain rather than of 10,000 tasks. Sends the
+ * two-line reply itself and returns NULL, or returns a failure.
+ */
+static json_t *
+instances_tree(struct daemon *d, struct conn *c, const json_t *req, time_t from, time_t to)
+{
+    const char *task = json_string_value(json_object_get(req, "task"));
+    const char *st = json_string_value(json_object_get(req, "state"));
+    int want = st ? sched_state_parse(st) : -1;
+    struct hinst *const *all;
+    size_t n = state_list(d->state, &all), i, count;
+    json_t *arr = json_array(), *present = json_object(), *e;
+
+    if (!json_object_get(req, "date")) {
+        json_decref(arr);
+        json_decref(present);
+        return fail("instances: --tree needs --date");
+    }
+    for (i = 0; i < n && arr && present; i++) {
+        struct hinst *h = all[i];
+        if (h->cyctime < from || h->cyctime >= to || (task && strcmp(task, h->task) != 0)
+            || (want >= 0 && (int)h->state != want))
+            continue;
+        json_t *o = inst_json(d, h, false);
+        if (!o || json_array_append_new(arr, o) < 0)
+            break;
+        json_object_set_new(present, h->id, json_integer((json_int_t)json_array_size(arr) - 1));
+    }
+    if (!arr || !present) {
+        json_decref(arr);
+        json_decref(present);
+        return fail("out of memory");
+    }
+    json_array_foreach(arr, i, e) {
+        struct up_ctx u = {.present = present};
+        struct hinst *h = state_get(d->state, json_string_value(json_object_get(e, "id")));
+        if (h && each_upstream(d, h, &u) && u.best)
+            json_object_set_new(e, "parent", json_string(u.best));
+    }
+    json_decref(present);
+    count = json_array_size(arr);
+    reply(c, json_pack("{s:b, s:I}", "ok", 1, "count", (json_int_t)count));
+    reply(c, arr);
+    return NULL;
+}
+
+/*
  * Sends the two-line reply of ctlproto.h itself and returns NULL, or returns a failure to
  * send instead. The array goes out as the instances' cached texts themselves (one writev per
  * 1024 pieces), never copied into one buffer: a day of 288,000 instances is 66 MB of JSON.
@@ -368,6 +480,8 @@ do_instances(struct daemon *d, struct conn *c, const json_t *req)
 
     if (date && day_range(date, &from, &to) < 0)
         return fail("instances: bad date '%s'", date);
+    if (json_is_true(json_object_get(req, "tree")))
+        return instances_tree(d, c, req, from, to);
     if (!(p = calloc(1, sizeof(*p))))
         return fail("out of memory");
     if (date) {
@@ -492,32 +606,146 @@ find_any(struct daemon *d, const char *id, struct sched_instance **ret_inst)
     return h;
 }
 
-static json_t *
-do_rerun(struct daemon *d, const char *id)
+static bool
+is_final(enum sched_state st)
+{
+    return st == SCHED_SUCCESS || st == SCHED_FAILED || st == SCHED_KILLED
+           || st == SCHED_SKIPPED;
+}
+
+/* Reruns one finished instance, held by the scheduler or not. Returns 0 or < 0 with err. */
+static int
+rerun_one(struct daemon *d, const char *id, struct otsync_err *err)
 {
     struct sched_instance *inst;
     struct hinst *h = find_any(d, id, &inst);
+
+    if (inst)
+        return sched_rerun(d->sched, inst, now_s(d), err);
+    if (!h)
+        return otsync_err_set(err, OTSYNC_ENOENT, "no instance %s", id);
+    /* freed by the scheduler: take it back, with the values it was rendered with */
+    if (!is_final(h->state))
+        return otsync_err_set(err, OTSYNC_EINVAL, "%s is %s, not finished: nothing to rerun",
+                              id, sched_state_name(h->state));
+    if (!persist_adopt(d, h, SCHED_WAITING, h->attempts, now_s(d), err))
+        return -(err->code ? err->code : OTSYNC_EINVAL);
+    persist_event(d, json_pack("{s:s, s:s, s:s, s:i, s:i}", "t", "state", "id", id, "state",
+                               "waiting", "attempt", h->attempts, "base", h->attempts),
+                  true);
+    return 0;
+}
+
+struct down_item {
+    size_t task, rank;
+    time_t cyctime;
+};
+
+struct down_walk {
+    struct daemon *d;
+    struct down_item *v;
+    size_t n, cap;
+    json_t *seen;
+};
+
+/* A dependent of an instance in the walk: joins it when it exists and is new to it. */
+static void
+on_down(void *arg, size_t task, time_t cyctime)
+{
+    struct down_walk *w = arg;
+    char id[300], ts[15];
+
+    snprintf(id, sizeof(id), "%s@%s", w->d->cat->tasks[task].name,
+             vars_format_cyctime(cyctime, ts));
+    if (json_object_get(w->seen, id)
+        || (!sched_find(w->d->sched, id) && !state_get(w->d->state, id)))
+        return;
+    json_object_set_new(w->seen, id, json_true());
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        struct down_item *nv = realloc(w->v, cap * sizeof(*nv));
+        if (!nv)
+            return;
+        w->v = nv;
+        w->cap = cap;
+    }
+    w->v[w->n].task = task;
+    w->v[w->n++].cyctime = cyctime;
+}
+
+static int
+down_cmp(const void *a, const void *b)
+{
+    const struct down_item *x = a, *y = b;
+
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return x->cyctime < y->cyctime ? -1 : x->cyctime > y->cyctime;
+}
+
+/*
+ * rerun --downstream: every existing instance that depends on the rerun one, directly or
+ * not, is rerun too, task by task in dependency order. Each then waits for its upstream
+ * instances again, so the chain runs in order. One not finished (waiting, running) is left
+ * as it is: it has yet to run anyway.
+ */
+static void
+rerun_downstream(struct daemon *d, const char *id, json_t *rerun, json_t *skipped)
+{
+    struct down_walk w = {.d = d, .seen = json_object()};
+    const char *at = strrchr(id, '@');
+    const struct catalog_task *root;
+    struct otsync_err err;
+    size_t i, *order = NULL, count;
+    char task[256], ts[15], sid[300];
+    time_t ct;
+
+    snprintf(task, sizeof(task), "%.*s", (int)(at - id), id);
+    if (!w.seen || !(root = catalog_find(d->cat, task)) || vars_parse_time(at + 1, &ct) < 0) {
+        json_decref(w.seen);
+        return;
+    }
+    deps_dependents(d->cat, (size_t)(root - d->cat->tasks), ct, on_down, &w);
+    for (i = 0; i < w.n; i++)
+        deps_dependents(d->cat, w.v[i].task, w.v[i].cyctime, on_down, &w);
+    count = deps_closure(d->cat, (size_t)(root - d->cat->tasks), false, &order);
+    for (i = 0; i < w.n; i++) {
+        size_t k;
+        for (k = 0; k < count && order[k] != w.v[i].task; k++)
+            ;
+        w.v[i].rank = k;
+    }
+    free(order);
+    qsort(w.v, w.n, sizeof(*w.v), down_cmp);
+    for (i = 0; i < w.n; i++) {
+        snprintf(sid, sizeof(sid), "%s@%s", d->cat->tasks[w.v[i].task].name,
+                 vars_format_cyctime(w.v[i].cyctime, ts));
+        if (rerun_one(d, sid, &err) == 0)
+            json_array_append_new(rerun, json_string(sid));
+        else
+            json_array_append_new(skipped, json_pack("{s:s, s:s}", "id", sid, "why", err.msg));
+    }
+    free(w.v);
+    json_decref(w.seen);
+}
+
+static json_t *
+do_rerun(struct daemon *d, const json_t *req)
+{
+    const char *id = json_string_value(json_object_get(req, "id"));
+    json_t *rerun = json_array(), *skipped = json_array();
     struct otsync_err err;
 
-    if (inst) {
-        if (sched_rerun(d->sched, inst, now_s(d), &err) < 0)
-            return fail("%s", err.msg);
-    } else if (!h) {
-        return fail("no instance %s", id);
-    } else {
-        /* freed by the scheduler: take it back, with the values it was rendered with */
-        if (h->state == SCHED_RUNNING || h->state == SCHED_WAITING
-            || h->state == SCHED_RETRY_WAIT)
-            return fail("%s is %s, not finished: nothing to rerun", id,
-                        sched_state_name(h->state));
-        if (!persist_adopt(d, h, SCHED_WAITING, h->attempts, now_s(d), &err))
-            return fail("%s", err.msg);
-        persist_event(d, json_pack("{s:s, s:s, s:s, s:i, s:i}", "t", "state", "id", id, "state",
-                                   "waiting", "attempt", h->attempts, "base", h->attempts),
-                      true);
+    if (rerun_one(d, id, &err) < 0) {
+        json_decref(rerun);
+        json_decref(skipped);
+        return fail("%s", err.msg);
     }
+    json_array_append_new(rerun, json_string(id));
+    if (json_is_true(json_object_get(req, "downstream")))
+        rerun_downstream(d, id, rerun, skipped);
     daemon_rearm(d, sched_step(d->sched, now_s(d)));
-    return ok();
+    return json_pack("{s:b, s:o, s:o}", "ok", 1, "rerun", rerun, "skipped", skipped);
 }
 
 static json_t *
@@ -560,6 +788,9 @@ do_set_success(struct daemon *d, const char *id)
     persist_event(d, json_pack("{s:s, s:s, s:s, s:i, s:s}", "t", "state", "id", id, "state",
                                "success", "attempt", h->attempts, "reason",
                                "set to success by an operator"), true);
+    /* instances waiting for it learn only this way: the scheduler no longer holds it */
+    sched_recheck(d->sched, h->task, now_s(d));
+    daemon_rearm(d, sched_step(d->sched, now_s(d)));
     return ok();
 }
 
@@ -586,6 +817,17 @@ do_backfill(struct daemon *d, const json_t *req)
     if (vars_parse_time(json_string_value(json_object_get(req, "from")), &from) < 0
         || vars_parse_time(json_string_value(json_object_get(req, "to")), &to) < 0)
         return fail("backfill: bad time");
+    if (json_object_get(req, "downstream") || json_object_get(req, "parallel")) {
+        json_t *par = json_object_get(req, "parallel");
+        size_t dates, planned;
+        if (backfill_start(d, task, from, to, json_is_true(json_object_get(req, "downstream")),
+                           par ? (int)json_integer_value(par) : 1, &dates, &planned, &n,
+                           &err) < 0)
+            return fail("%s", err.msg);
+        daemon_rearm(d, sched_step(d->sched, now_s(d)));
+        return json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "created", (json_int_t)n, "planned",
+                         (json_int_t)planned, "dates", (json_int_t)dates);
+    }
     d->in_backfill = true;
     rc = sched_backfill(d->sched, task, from, to, now_s(d), &n, &err);
     d->in_backfill = false;
@@ -665,6 +907,21 @@ do_render(struct daemon *d, const json_t *req)
 }
 
 static json_t *
+do_graph(struct daemon *d, const char *task)
+{
+    char *dot;
+    json_t *rep;
+
+    if (task && !catalog_find(d->cat, task))
+        return fail("no task '%s' in the catalogue", task);
+    if (!(dot = deps_dot(d->cat, task)))
+        return fail("out of memory");
+    rep = json_pack("{s:b, s:s}", "ok", 1, "dot", dot);
+    free(dot);
+    return rep;
+}
+
+static json_t *
 do_reload(struct daemon *d)
 {
     json_t *errors = NULL;
@@ -707,7 +964,7 @@ handle(struct conn *c, const char *line, size_t len)
     else if (strcmp(cmd, "show") == 0)
         rep = do_show(d, id);
     else if (strcmp(cmd, "rerun") == 0)
-        rep = do_rerun(d, id);
+        rep = do_rerun(d, req);
     else if (strcmp(cmd, "kill") == 0)
         rep = do_kill(d, id);
     else if (strcmp(cmd, "set-success") == 0)
@@ -718,6 +975,8 @@ handle(struct conn *c, const char *line, size_t len)
         rep = do_backfill(d, req);
     else if (strcmp(cmd, "render") == 0)
         rep = do_render(d, req);
+    else if (strcmp(cmd, "graph") == 0)
+        rep = do_graph(d, task);
     else
         rep = do_reload(d);
     if (rep && !ctl_command_read_only(cmd) && strcmp(cmd, "reload") != 0)

@@ -21,6 +21,7 @@ struct ctl;
 struct journal;
 struct state;
 struct hinst;
+struct backfill;
 
 /* A libuv alloc callback: malloc of the suggested size (0 bytes when out of memory). */
 void daemon_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -53,6 +54,8 @@ struct daemon {
     time_t compacted_at;
     bool journal_broken;        /* a flush failed: nothing is spawned until one succeeds */
     bool in_backfill;           /* CREATED events now are a backfill's */
+    struct backfill *backfills; /* backfills taking dates in turn (backfill.c) */
+    bool backfill_due;          /* an instance finished: see whether a date's chain is done */
     size_t due_n;               /* instances made runnable at their time in this step */
     double due_late_max;        /* ms */
     char due_at[32];
@@ -85,6 +88,21 @@ struct sched_instance *persist_adopt(struct daemon *d, const struct hinst *h,
 /* The loop turn's end: flush the journal, then spawn what waited for it. */
 void persist_flush(struct daemon *d);
 int persist_compact(struct daemon *d, struct otsync_err *err) OTSYNC_WUR;
+
+/* backfill.c: backfills with --downstream or --parallel, a date's chain at a time */
+/*
+ * Plans the instances of task in [from, to] and, with downstream, every instance of its
+ * descendants that depends on them; groups them by the root instance's local date; creates
+ * the first `parallel` dates' instances now and each further date's when an earlier date's
+ * instances are all final. *ret_dates and *ret_planned tell the plan, *ret_created what was
+ * made now. Returns 0 or a negative code with err.
+ */
+int backfill_start(struct daemon *d, const char *task, time_t from, time_t to, bool downstream,
+                   int parallel, size_t *ret_dates, size_t *ret_planned, size_t *ret_created,
+                   struct otsync_err *err) OTSYNC_WUR;
+/* From the loop's prepare phase after an instance finished: starts the dates now due. */
+void backfill_progress(struct daemon *d);
+void backfill_free_all(struct daemon *d);
 
 /* ctl.c: the Unix socket server */
 int ctl_start(struct daemon *d, struct otsync_err *err) OTSYNC_WUR;

@@ -133,12 +133,17 @@ hook_changed(void *arg, const struct sched_instance *inst, enum sched_event ev)
         if (inst->wait == SCHED_WAIT_PREVIOUS)
             log_info("instance %s: waiting for the previous cycle %s to succeed%s", inst->id,
                      inst->blocked_by ? inst->blocked_by : "?", note);
+        else if (inst->wait == SCHED_WAIT_UPSTREAM)
+            log_info("instance %s: waiting for upstream %s to succeed%s", inst->id,
+                     inst->blocked_by ? inst->blocked_by : "?", note);
         else if (inst->state == SCHED_FAILED)
             log_error("instance %s: failed: %s%s", inst->id,
                       inst->reason ? inst->reason : "unknown reason", note);
         break;
     }
     case SCHED_EV_STATE:
+        if (d->backfills && inst->state != SCHED_RUNNING && inst->state != SCHED_WAITING)
+            d->backfill_due = true;     /* looked at in on_prepare: no calls into sched here */
         switch (inst->state) {
         case SCHED_RUNNING:
             log_info("instance %s: attempt %d started%s", inst->id, inst->attempts, note);
@@ -168,6 +173,10 @@ hook_changed(void *arg, const struct sched_instance *inst, enum sched_event ev)
             else if (inst->wait == SCHED_WAIT_SLOT)
                 log_debug("instance %s: waiting for a run slot (max_running %d)%s", inst->id,
                           d->conf.max_running, note);
+            else if (inst->wait == SCHED_WAIT_UPSTREAM)
+                /* a daily instance after a five-minute task says this 288 times a day */
+                log_debug("instance %s: waiting for upstream %s to succeed%s", inst->id,
+                          inst->blocked_by ? inst->blocked_by : "?", note);
             break;
         case SCHED_SKIPPED:
             log_info("instance %s: skipped%s", inst->id, note);
@@ -178,6 +187,16 @@ hook_changed(void *arg, const struct sched_instance *inst, enum sched_event ev)
     case SCHED_EV_FREED:
         break;
     }
+}
+
+/* The journal's state of an instance the scheduler freed: what its dependents go by. */
+static int
+hook_lookup(void *arg, const char *id)
+{
+    struct daemon *d = arg;
+    const struct hinst *h = state_get(d->state, id);
+
+    return h ? (int)h->state : -1;
 }
 
 static void
@@ -318,6 +337,10 @@ on_prepare(uv_prepare_t *h)
 {
     struct daemon *d = h->data;
 
+    if (d->backfill_due) {
+        d->backfill_due = false;
+        backfill_progress(d);
+    }
     persist_flush(d);
     log_flush();
 }
@@ -541,6 +564,7 @@ main(int argc, char **argv)
     hooks.start = hook_start;
     hooks.changed = hook_changed;
     hooks.arg = &d;
+    hooks.lookup = hook_lookup;
     d.sched = sched_new(d.conf.max_running, &hooks);
     if (!d.runner || !d.sched) {
         fprintf(stderr, "otsyncd: out of memory\n");
@@ -629,6 +653,7 @@ main(int argc, char **argv)
     rc = uv_loop_close(d.loop);
     if (rc != 0)
         log_warn("loop did not close cleanly: %s", uv_strerror(rc));
+    backfill_free_all(&d);
     sched_free(d.sched);
     catalog_unref(d.cat);
     runner_free(d.runner);

@@ -319,8 +319,8 @@ test_three_mistakes(void **state)
                "      type: job\n"
                "      reader: {column: [{type: string, value: \"${startTime}\"}]}\n",
                "D/c.yaml:4:5: error: task 'gps_to_oss': unknown key 'retires' (known: name, "
-               "schedule, self_dependency, retries, retry_interval, catchup, paused, params, "
-               "job)\n"
+               "schedule, depends_on, self_dependency, downstream_dependency, previous_cycle_of, "
+               "retries, retry_interval, catchup, paused, params, job)\n"
                "D/c.yaml:9:16: error: task 'second': param 'endTime': unknown token 'hh' in "
                "'$[yyyymmddhh-5/24/60]'\n"
                "D/c.yaml:12:48: error: task 'second': job.reader.column[0].value: undefined "
@@ -335,8 +335,8 @@ test_unknown_key(void **state)
                "    shedule: {cycle: day}\n"
                "    job: {x: 1}\n",
                "D/c.yaml:3:5: error: task 'gps_to_oss': unknown key 'shedule' (known: name, "
-               "schedule, self_dependency, retries, retry_interval, catchup, paused, params, "
-               "job)\n"
+               "schedule, depends_on, self_dependency, downstream_dependency, previous_cycle_of, "
+               "retries, retry_interval, catchup, paused, params, job)\n"
                "D/c.yaml:2:5: error: task 'gps_to_oss': missing 'schedule'\n");
     load_fails("tasks:\n"
                "  - name: a\n"
@@ -344,7 +344,7 @@ test_unknown_key(void **state)
                "    job: {x: 1}\n"
                "tasks_extra: 1\n",
                "D/c.yaml:3:29: error: task 'a': schedule: unknown key 'intervall' (known: cycle,"
-               " cron, start, end, interval, days)\n"
+               " cron, start, end, interval, days, valid_from, valid_until)\n"
                "D/c.yaml:5:1: error: catalogue: unknown key 'tasks_extra' (known: tasks)\n");
 }
 
@@ -761,6 +761,188 @@ test_config_mistakes(void **state)
     }
 }
 
+static void
+test_dependencies(void **state)
+{
+    struct catalog *cat = load_ok("tasks:\n"
+                                  "  - name: daily\n"
+                                  "    schedule: {cycle: day}\n"
+                                  "    depends_on: hourly\n"
+                                  "    downstream_dependency: true\n"
+                                  "    job: {x: 1}\n"
+                                  "  - name: hourly\n"
+                                  "    schedule: {cycle: hour, valid_from: 2018-10-16, "
+                                  "valid_until: '2018-10-31'}\n"
+                                  "    depends_on: [extract]\n"
+                                  "    previous_cycle_of: [extract, report]\n"
+                                  "    job: {x: 1}\n"
+                                  "  - name: extract\n"
+                                  "    schedule: {cycle: minute, interval: 5}\n"
+                                  "    job: {x: 1}\n"
+                                  "  - name: report\n"
+                                  "    schedule: {cycle: day}\n"
+                                  "    depends_on: [daily]\n"
+                                  "    job: {x: 1}\n");
+    const struct catalog_task *d = &cat->tasks[0], *h = &cat->tasks[1], *x = &cat->tasks[2];
+    struct tm tm;
+
+    assert_int_equal(d->depends_count, 1);
+    assert_string_equal(d->depends_on[0].task, "hourly");
+    assert_int_equal(d->depends_on[0].idx, 1);
+    assert_int_equal(d->depends_on[0].mark.line, 4);
+    assert_int_equal(d->depends_on[0].mark.col, 17);
+    assert_true(d->downstream_dependency);
+    assert_int_equal(d->downstream_count, 1);       /* report */
+    assert_int_equal(d->downstream[0], 3);
+    assert_int_equal(h->previous_count, 2);
+    assert_int_equal(h->previous_of[1].idx, 3);
+    assert_int_equal(h->downstream_count, 1);
+    assert_int_equal(h->downstream[0], 0);
+    assert_int_equal(x->downstream_count, 1);
+    assert_int_equal(x->valid_from, 0);
+    assert_int_equal(x->valid_until, 0);
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = 118;
+    tm.tm_mon = 9;
+    tm.tm_mday = 16;
+    tm.tm_isdst = -1;
+    assert_int_equal(h->valid_from, mktime(&tm));
+    tm.tm_mday = 32;    /* the midnight after the 31st */
+    tm.tm_isdst = -1;
+    assert_int_equal(h->valid_until, mktime(&tm));
+    /* the first hour of validity, none after it */
+    assert_int_equal(catalog_next_time(h, 0), h->valid_from);
+    assert_int_equal(catalog_next_time(h, h->valid_until - 1), (time_t)-1);
+    catalog_unref(cat);
+}
+
+static void
+test_dependency_mistakes(void **state)
+{
+    load_fails("tasks:\n"
+               "  - name: a\n"
+               "    schedule: {cycle: day, valid_from: 2018-02-30, valid_until: 18-10-01}\n"
+               "    depends_on: [b, a, b, {x: 1}]\n"
+               "    previous_cycle_of: nosuch\n"
+               "    downstream_dependency: yes please\n"
+               "    job: {x: 1}\n"
+               "  - name: b\n"
+               "    schedule: {cycle: day, valid_from: 2018-10-02, valid_until: 2018-10-01}\n"
+               "    depends_on: {a: 1}\n"
+               "    job: {x: 1}\n",
+               "D/c.yaml:3:40: error: task 'a': schedule.valid_from: '2018-02-30' is not a date "
+               "(YYYY-MM-DD)\n"
+               "D/c.yaml:3:65: error: task 'a': schedule.valid_until: '18-10-01' is not a date "
+               "(YYYY-MM-DD)\n"
+               "D/c.yaml:4:24: error: task 'a': depends_on: 'b' named twice\n"
+               "D/c.yaml:4:27: error: task 'a': depends_on: expected a string, got a mapping\n"
+               "D/c.yaml:6:28: error: task 'a': downstream_dependency: expected true or false, "
+               "got 'yes please'\n"
+               "D/c.yaml:9:65: error: task 'b': schedule.valid_until: before valid_from: no "
+               "instance would ever be made\n"
+               "D/c.yaml:10:17: error: task 'b': depends_on: expected a list of task names, got "
+               "a mapping\n"
+               "D/c.yaml:4:21: error: task 'a': depends_on: a task cannot depend on itself "
+               "(self_dependency waits for its previous cycle)\n"
+               "D/c.yaml:5:24: error: task 'a': previous_cycle_of: no task 'nosuch' in the "
+               "catalogue\n");
+}
+
+static void
+test_dependency_cycle(void **state)
+{
+    /* three tasks in two files: every one is named, at the first one's depends_on entry */
+    write_file("cyc1.yaml", "tasks:\n"
+                            "  - name: load\n"
+                            "    schedule: {cycle: day}\n"
+                            "    depends_on: [extract]\n"
+                            "    job: {x: 1}\n"
+                            "  - name: extract\n"
+                            "    schedule: {cycle: day}\n"
+                            "    depends_on: [report]\n"
+                            "    job: {x: 1}\n");
+    write_file("cyc2.yaml", "tasks:\n"
+                            "  - name: report\n"
+                            "    schedule: {cycle: day}\n"
+                            "    depends_on: [fine, load]\n"
+                            "    job: {x: 1}\n"
+                            "  - name: fine\n"
+                            "    schedule: {cycle: day}\n"
+                            "    job: {x: 1}\n"
+                            "  - name: pair1\n"
+                            "    schedule: {cycle: day}\n"
+                            "    depends_on: [pair2]\n"
+                            "    job: {x: 1}\n"
+                            "  - name: pair2\n"
+                            "    schedule: {cycle: day}\n"
+                            "    depends_on: [pair1, pair3]\n"
+                            "    job: {x: 1}\n"
+                            "  - name: pair3\n"
+                            "    schedule: {cycle: day}\n"
+                            "    depends_on: [pair1]\n"
+                            "    job: {x: 1}\n");
+    {
+        struct diag d;
+        struct catalog *cat = NULL;
+        char *msgs;
+
+        diag_init(&d);
+        assert_int_equal(catalog_load("cyc*.yaml", dir, &d, &cat), -OTSYNC_ECONFIG);
+        msgs = messages(&d);
+        assert_string_equal(msgs, "D/cyc1.yaml:4:18: error: task 'load': depends_on: a "
+                            "dependency cycle load -> extract -> report -> load (each depends "
+                            "on the next); none of these tasks could ever run\n"
+                            "D/cyc2.yaml:11:18: error: task 'pair1': depends_on: a dependency "
+                            "cycle pair1 -> pair2 -> pair1 (each depends on the next); also "
+                            "caught in it: pair3; none of these tasks could ever run\n");
+        free(msgs);
+        diag_fini(&d);
+    }
+}
+
+static void
+test_unsatisfiable(void **state)
+{
+    load_fails("tasks:\n"
+               "  - name: every2h\n"
+               "    schedule: {cycle: hour, interval: 2}\n"
+               "    job: {x: 1}\n"
+               "  - name: hourly\n"
+               "    schedule: {cycle: hour}\n"
+               "    depends_on: [every2h]\n"
+               "    downstream_dependency: true\n"
+               "    job: {x: 1}\n"
+               "  - name: at6\n"
+               "    schedule: {cycle: day, start: '06:00'}\n"
+               "    depends_on: [at5]\n"
+               "    job: {x: 1}\n"
+               "  - name: at5\n"
+               "    schedule: {cycle: day, start: '05:00'}\n"
+               "    job: {x: 1}\n"
+               "  - name: nightly\n"
+               "    schedule: {cycle: day}\n"
+               "    depends_on: [hourly]\n"
+               "    job: {x: 1}\n",
+               "D/c.yaml:7:18: error: task 'hourly': depends_on 'every2h': same cycle type, so "
+               "each instance waits for 'every2h' at its own time, and 'every2h' has no instance "
+               "at e.g. 2020-01-01 01:00; this dependency can never be satisfied\n"
+               "D/c.yaml:8:5: error: task 'hourly': downstream_dependency: its instance at "
+               "2020-01-01 01:00 waits for nightly's at 2020-01-01 00:00, which depends on "
+               "'hourly' up to 2020-01-01 23:59; this dependency can never be satisfied\n"
+               "D/c.yaml:12:18: error: task 'at6': depends_on 'at5': same cycle type, so each "
+               "instance waits for 'at5' at its own time, and 'at5' has no instance at e.g. "
+               "2020-01-01 06:00; this dependency can never be satisfied\n");
+    /* the same cycles the other way round are fine: every 2 h is also every hour */
+    catalog_unref(load_ok("tasks:\n"
+                          "  - name: hourly\n"
+                          "    schedule: {cycle: hour}\n"
+                          "    job: {x: 1}\n"
+                          "  - name: every2h\n"
+                          "    schedule: {cycle: hour, interval: 2}\n"
+                          "    depends_on: [hourly]\n"
+                          "    job: {x: 1}\n"));
+}
+
 static int
 setup(void **state)
 {
@@ -799,6 +981,10 @@ main(void)
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_relative_paths),
         cmocka_unit_test(test_config_mistakes),
+        cmocka_unit_test(test_dependencies),
+        cmocka_unit_test(test_dependency_mistakes),
+        cmocka_unit_test(test_dependency_cycle),
+        cmocka_unit_test(test_unsatisfiable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

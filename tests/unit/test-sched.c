@@ -81,7 +81,7 @@ cat_from(const char *yaml)
 static void
 setup_sched(const char *yaml, int max_running, time_t now)
 {
-    struct sched_hooks h = {on_start, on_changed, NULL};
+    struct sched_hooks h = {on_start, on_changed, NULL, NULL};
     struct catalog *cat = cat_from(yaml);
 
     memset(&R, 0, sizeof(R));
