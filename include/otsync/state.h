@@ -66,6 +66,10 @@ size_t state_list(struct state *st, struct hinst *const **ret);
 
 bool state_paused(const struct state *st, const char *task);
 const json_t *state_paused_tasks(const struct state *st);      /* task -> true */
+
+/* The latest time any record knows of (0 for an empty journal): when a daemon was last seen
+ * at work, so a restart can tell which cycles passed while none was. */
+time_t state_last_at(const struct state *st);
 const json_t *state_last_reload(const struct state *st);       /* NULL before any */
 uint64_t state_records(const struct state *st);
 

@@ -34,6 +34,7 @@ struct state {
     json_t *paused;             /* task -> true, operator pauses */
     json_t *last_reload;        /* the latest reload record, or NULL */
     uint64_t records;           /* applied since start (replay included) */
+    time_t last_at;             /* the latest "at" of any record: when a daemon was last seen */
 };
 
 struct state *
@@ -224,6 +225,8 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
     (void)segment;
     (void)offset;
     st->records++;
+    if (at > st->last_at)
+        st->last_at = at;
     if (!t)
         return 0;       /* a record from a newer otsyncd: not ours to judge */
     if (strcmp(t, "created") == 0 || strcmp(t, "inst") == 0) {
@@ -666,4 +669,24 @@ state_archive_find(const char *dir, const char *id)
         return NULL;
     }
     return ret;
+}
+
+time_t
+state_last_at(const struct state *st)
+{
+    time_t last = st->last_at;
+    size_t i;
+
+    /* a compacted journal keeps instances, not every record's time: they count too */
+    for (i = 0; i < st->count; i++) {
+        const struct hinst *h = st->all[i];
+
+        if (h->created_at > last)
+            last = h->created_at;
+        if (h->started_at > last)
+            last = h->started_at;
+        if (h->ended_at > last)
+            last = h->ended_at;
+    }
+    return last;
 }

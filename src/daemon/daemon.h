@@ -51,6 +51,7 @@ struct daemon {
     struct state *state;
     struct ctl *ctl;
     time_t started_at;
+    time_t last_alive;          /* before this start: the journal's latest time, 0 if none */
     time_t compacted_at;
     bool journal_broken;        /* a flush failed: nothing is spawned until one succeeds */
     bool in_backfill;           /* CREATED events now are a backfill's */
@@ -127,6 +128,17 @@ struct runner_hooks {
 struct runner *runner_new(uv_loop_t *loop, const char *path, const char *log_dir,
                           const char *datasources, const struct runner_hooks *hooks);
 void runner_free(struct runner *r);    /* after the loop closed its handles; NULL does nothing */
+
+/* Children see the daemon's clock: when it is simulated, OTSYNC_NOW (its reading at their
+ * start) and OTSYNC_CLOCK_SPEED, so their own checks of now agree with the schedule. */
+void runner_set_clock(struct runner *r, const struct dclock *clock);
+
+/*
+ * Kills what is left of the children of an earlier daemon of this state directory (they
+ * carry OTSYNC_OWNER=<log_dir>) and waits up to 5 s until they are gone, so an instance
+ * restored as interrupted never runs beside its old attempt. Returns how many were found.
+ */
+size_t runner_kill_leftovers(const char *log_dir);
 
 /*
  * Prepares an attempt of inst (renders its job, opens its log) and queues it; the child is

@@ -560,6 +560,8 @@ main(int argc, char **argv)
     {
         struct runner_hooks rh = {on_child_done, hook_spawned, hook_log, &d};
         d.runner = runner_new(d.loop, d.conf.runner, log_dir, d.conf.datasources, &rh);
+        if (d.runner)
+            runner_set_clock(d.runner, &d.clock);
     }
     hooks.start = hook_start;
     hooks.changed = hook_changed;
@@ -607,12 +609,14 @@ main(int argc, char **argv)
                    state_records(d.state), (double)(uv_hrtime() - t0) / 1e6);
         d.started_at = now_s(&d);
         d.compacted_at = d.started_at;
+        d.last_alive = state_last_at(d.state);     /* before this start's own records */
         log_notice("otsyncd %s started: %zu task%s, max_running %d, runner %s, state %s%s",
                    OTSYNC_VERSION, d.cat->task_count, d.cat->task_count == 1 ? "" : "s",
                    d.conf.max_running, d.conf.runner, d.conf.state_dir, clock_note(&d, 0, note));
-        persist_event(&d, json_pack("{s:s, s:i, s:s, s:I}", "t", "start", "pid", (int)getpid(),
-                                    "version", OTSYNC_VERSION, "tasks",
-                                    (json_int_t)d.cat->task_count), true);
+        persist_event(&d, json_pack("{s:s, s:i, s:s, s:I, s:I}", "t", "start", "pid",
+                                    (int)getpid(), "version", OTSYNC_VERSION, "tasks",
+                                    (json_int_t)d.cat->task_count, "at",
+                                    (json_int_t)d.started_at), true);
     }
     if (ctl_start(&d, &err) < 0) {
         log_error("%s", err.msg);
@@ -620,6 +624,13 @@ main(int argc, char **argv)
         return 1;
     }
     sched_set_catalog(d.sched, d.cat, now_s(&d));
+    {
+        size_t left = runner_kill_leftovers(log_dir);
+
+        if (left)
+            log_warn("%zu child%s of the previous daemon were still running: killed before "
+                     "anything runs again", left, left == 1 ? "" : "ren");
+    }
     if (persist_restore(&d, &err) < 0) {
         log_error("%s", err.msg);
         log_flush();

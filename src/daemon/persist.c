@@ -237,6 +237,12 @@ persist_restore(struct daemon *d, struct otsync_err *err)
         const struct hinst *h = all[json_integer_value(v)];
         (void)sched_restore_position(d->sched, task, h->cyctime);
     }
+    /* a task with no instance yet: the previous daemon may have died between its first due
+     * cycle and journaling it, so its cycles start from when that daemon was last seen, not
+     * from now (a fresh journal knows no such time, and then they start from now) */
+    for (i = 0; d->last_alive > 0 && i < d->cat->task_count; i++)
+        if (!json_object_get(newest, d->cat->tasks[i].name))
+            (void)sched_restore_position(d->sched, d->cat->tasks[i].name, d->last_alive);
     for (i = 0; i < n; i++) {
         const struct hinst *h = all[i];
         bool last = (size_t)json_integer_value(json_object_get(newest, h->task)) == i;

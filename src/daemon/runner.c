@@ -7,6 +7,7 @@
  * outcome from the exit status and the final JSON stats line, which must agree. Leaves to
  * others: what happens next (sched), where state is kept (the daemon's hooks).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -30,6 +31,7 @@ struct runner {
     char *path;
     char *log_dir;
     char *datasources;          /* the daemon's datasources file, for OTSYNC_DATASOURCES */
+    const struct dclock *clock; /* borrowed; NULL: the system's */
     struct runner_hooks hooks;
     int running;
     struct child *children;     /* spawned */
@@ -65,6 +67,71 @@ struct child {
 
 static void on_sigchld(uv_signal_t *h, int sig);
 
+#define OWNER_ENV "OTSYNC_OWNER="
+
+/* Whether /proc/pid's environment holds `want` ("OTSYNC_OWNER=..."). */
+static bool
+owned_by(const char *pid, const char *want)
+{
+    char path[64], buf[65536];
+    size_t len = strlen(want), off;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%s/environ", pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    for (off = 0; off < (size_t)n; off += strlen(buf + off) + 1)
+        if (strncmp(buf + off, want, len) == 0 && buf[off + len] == '\0')
+            return true;
+    return false;
+}
+
+size_t
+runner_kill_leftovers(const char *log_dir)
+{
+    char want[4200];
+    struct dirent *e;
+    size_t found = 0, left;
+    pid_t self = getpid();
+    DIR *dir;
+    int i;
+
+    /*
+     * A daemon killed with SIGKILL takes its children down (PR_SET_PDEATHSIG), but they die a
+     * moment later, and an instance restored as interrupted must not start again while its
+     * old attempt is still about. Children carry OTSYNC_OWNER=<our log dir>: kill what is
+     * left of ours and wait (at most 5 s) until it is gone.
+     */
+    snprintf(want, sizeof(want), "%s%s", OWNER_ENV, log_dir);
+    for (i = 0; i < 100; i++) {
+        left = 0;
+        if (!(dir = opendir("/proc")))
+            return found;
+        while ((e = readdir(dir))) {
+            if (e->d_name[0] < '1' || e->d_name[0] > '9' || atol(e->d_name) == self)
+                continue;
+            if (owned_by(e->d_name, want)) {
+                kill((pid_t)atol(e->d_name), SIGKILL);
+                left++;
+            }
+        }
+        closedir(dir);
+        if (i == 0)
+            found = left;
+        if (!left)
+            return found;
+        usleep(50000);
+    }
+    log_warn("children of the previous daemon are still alive after 5 s");
+    return found;
+}
+
 struct runner *
 runner_new(uv_loop_t *loop, const char *path, const char *log_dir, const char *datasources,
            const struct runner_hooks *hooks)
@@ -87,6 +154,12 @@ runner_new(uv_loop_t *loop, const char *path, const char *log_dir, const char *d
         r->sigchld_on = true;
     }
     return r;
+}
+
+void
+runner_set_clock(struct runner *r, const struct dclock *clock)
+{
+    r->clock = clock;
 }
 
 void
@@ -572,7 +645,8 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
 {
     struct sched_instance *inst = c->inst;
     char ts[15], env_inst[512], env_attempt[64], env_cyc[64], env_parent[64];
-    char env_dirty[4400], env_ds[4200], env_cycle[64];
+    char env_dirty[4400], env_ds[4200], env_cycle[64], env_owner[4200];
+    char env_now[64] = "", env_speed[64] = "";
     char **env;
     extern char **environ;
     size_t n_env = 0, i, k;
@@ -586,6 +660,8 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
     snprintf(env_cyc, sizeof(env_cyc), "OTSYNC_CYCTIME=%s", vars_format_cyctime(inst->cyctime, ts));
     /* the task's cycle, for writers that warn about a partition coarser than it (odps) */
     cycle_env(&inst->def->cycle, env_cycle, sizeof(env_cycle));
+    /* which daemon's child this is: a restarted daemon finds leftovers by it */
+    snprintf(env_owner, sizeof(env_owner), "%s%s", OWNER_ENV, r->log_dir);
     /* otsync-run dies with us (PR_SET_PDEATHSIG) and checks it was not orphaned already */
     snprintf(env_parent, sizeof(env_parent), "OTSYNC_PARENT_PID=%d", (int)getpid());
     /* the job's connections, and its dirty records next to its log */
@@ -594,7 +670,11 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
              inst->task, vars_format_cyctime(inst->cyctime, ts));
     while (environ[n_env])
         n_env++;
-    if (!(env = calloc(n_env + 8, sizeof(*env))))
+    if (r->clock && r->clock->simulated) {
+        snprintf(env_now, sizeof(env_now), "OTSYNC_NOW=%.3f", dclock_now(r->clock));
+        snprintf(env_speed, sizeof(env_speed), "OTSYNC_CLOCK_SPEED=%g", r->clock->speed);
+    }
+    if (!(env = calloc(n_env + 11, sizeof(*env))))
         return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
     for (i = 0, k = 0; i < n_env; i++)
         if (strncmp(environ[i], "OTSYNC_", 7) != 0)
@@ -606,6 +686,11 @@ spawn_one(struct runner *r, struct child *c, struct otsync_err *err)
     env[k++] = env_ds;
     env[k++] = env_dirty;
     env[k++] = env_cycle;
+    env[k++] = env_owner;
+    if (env_now[0]) {
+        env[k++] = env_now;
+        env[k++] = env_speed;
+    }
     env[k] = NULL;
     rc = spawn_runner(r, env, fds, &c->pid, err);
     free(env);

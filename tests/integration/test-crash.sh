@@ -85,6 +85,12 @@ run_day() {     # run_day DIR KILLS
             continue
         fi
         while [ "$(sim_now "$real0")" -lt "$END" ]; do sleep 0.5; done
+        # a slow machine (sanitizers, a loaded CI) may still be running the last cycles:
+        # wait until every instance of the day is final before stopping
+        for _ in $(seq 1 120); do
+            table "$dir" | grep -qvE '[[:space:]](success|failed|killed)$' || break
+            sleep 1
+        done
         kill -TERM "$pid"
         wait "$pid"
         PIDS=""
