@@ -26,6 +26,14 @@ struct row_err {
     char msg[256];
 };
 
+/* What each row of a batch answer needs beside its result: one allocation per batch. */
+struct row_side {
+    Otsync__Ots__Error err;
+    Otsync__Ots__ConsumedCapacity cc;
+    Otsync__Ots__CapacityUnit cu;
+    struct row_err rerr;
+};
+
 static int row_fail(struct row_err *e, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -769,10 +777,7 @@ ots_op_batch_write_row(struct ots_ctx *c, const uint8_t *body, size_t len)
     Otsync__Ots__BatchWriteRowResponse resp = OTSYNC__OTS__BATCH_WRITE_ROW_RESPONSE__INIT;
     Otsync__Ots__TableInBatchWriteRowResponse *tables = NULL, **tptr = NULL;
     Otsync__Ots__RowInBatchWriteRowResponse *rows = NULL, **rptr = NULL;
-    Otsync__Ots__Error *errs = NULL;
-    Otsync__Ots__ConsumedCapacity *ccs = NULL;
-    Otsync__Ots__CapacityUnit *cus = NULL;
-    struct row_err *rerr = NULL;
+    struct row_side *side = NULL;
     size_t i, k, total = 0, at = 0, bytes;
 
     if (!r) {
@@ -793,11 +798,8 @@ ots_op_batch_write_row(struct ots_ctx *c, const uint8_t *body, size_t len)
     tptr = calloc(r->n_tables, sizeof(*tptr));
     rows = calloc(total, sizeof(*rows));
     rptr = calloc(total, sizeof(*rptr));
-    errs = calloc(total, sizeof(*errs));
-    ccs = calloc(total, sizeof(*ccs));
-    cus = calloc(total, sizeof(*cus));
-    rerr = calloc(total, sizeof(*rerr));
-    if (!tables || !tptr || !rows || !rptr || !errs || !ccs || !cus || !rerr) {
+    side = calloc(total, sizeof(*side));
+    if (!tables || !tptr || !rows || !rptr || !side) {
         ots_fail(c, 500, "OTSInternalServerError", "out of memory");
         goto out;
     }
@@ -818,11 +820,11 @@ ots_op_batch_write_row(struct ots_ctx *c, const uint8_t *body, size_t len)
             rptr[at] = &rows[at];
             if (c->partial && at % 2 == 1) {
                 /* an injected partial failure: every other row is refused, retryably */
-                row_fail(&rerr[at], 503, "OTSServerBusy", "Server is busy.");
+                row_fail(&side[at].rerr, 503, "OTSServerBusy", "Server is busy.");
             } else if (write_row(c, t, (int)rr->type, &rr->row_change, rr->condition,
-                                 rr->return_content, &ret, &bytes, &rerr[at]) == 0) {
+                                 rr->return_content, &ret, &bytes, &side[at].rerr) == 0) {
                 rows[at].is_ok = true;
-                rows[at].consumed = consumed(&ccs[at], &cus[at], 0, bytes);
+                rows[at].consumed = consumed(&side[at].cc, &side[at].cu, 0, bytes);
                 if (ret.len) {
                     rows[at].has_row = true;
                     rows[at].row = ret;
@@ -830,7 +832,7 @@ ots_op_batch_write_row(struct ots_ctx *c, const uint8_t *body, size_t len)
                 continue;
             }
             rows[at].is_ok = false;
-            rows[at].error = err_to_pb(&rerr[at], &errs[at]);
+            rows[at].error = err_to_pb(&side[at].rerr, &side[at].err);
         }
     }
     resp.tables = tptr;
@@ -843,10 +845,7 @@ out:
     free(tptr);
     free(rows);
     free(rptr);
-    free(errs);
-    free(ccs);
-    free(cus);
-    free(rerr);
+    free(side);
     otsync__ots__batch_write_row_request__free_unpacked(r, NULL);
 }
 
@@ -959,10 +958,7 @@ ots_op_batch_get_row(struct ots_ctx *c, const uint8_t *body, size_t len)
     Otsync__Ots__BatchGetRowResponse resp = OTSYNC__OTS__BATCH_GET_ROW_RESPONSE__INIT;
     Otsync__Ots__TableInBatchGetRowResponse *tables = NULL, **tptr = NULL;
     Otsync__Ots__RowInBatchGetRowResponse *rows = NULL, **rptr = NULL;
-    Otsync__Ots__Error *errs = NULL;
-    Otsync__Ots__ConsumedCapacity *ccs = NULL;
-    Otsync__Ots__CapacityUnit *cus = NULL;
-    struct row_err *rerr = NULL;
+    struct row_side *side = NULL;
     size_t i, k, total = 0, at = 0;
 
     if (!r) {
@@ -983,11 +979,8 @@ ots_op_batch_get_row(struct ots_ctx *c, const uint8_t *body, size_t len)
     tptr = calloc(r->n_tables, sizeof(*tptr));
     rows = calloc(total, sizeof(*rows));
     rptr = calloc(total, sizeof(*rptr));
-    errs = calloc(total, sizeof(*errs));
-    ccs = calloc(total, sizeof(*ccs));
-    cus = calloc(total, sizeof(*cus));
-    rerr = calloc(total, sizeof(*rerr));
-    if (!tables || !tptr || !rows || !rptr || !errs || !ccs || !cus || !rerr) {
+    side = calloc(total, sizeof(*side));
+    if (!tables || !tptr || !rows || !rptr || !side) {
         ots_fail(c, 500, "OTSInternalServerError", "out of memory");
         goto out;
     }
@@ -1012,20 +1005,20 @@ ots_op_batch_get_row(struct ots_ctx *c, const uint8_t *body, size_t len)
             otsync__ots__row_in_batch_get_row_response__init(&rows[at]);
             rptr[at] = &rows[at];
             if (!opts_ok)
-                rerr[at] = oe;
-            else if (read_one(t, &tr->primary_key[k], &o, &cb, &bytes, &rerr[at]) == 0
+                side[at].rerr = oe;
+            else if (read_one(t, &tr->primary_key[k], &o, &cb, &bytes, &side[at].rerr) == 0
                      && cellbuf_encode(&cb, &rows[at].row) == 0) {
                 rows[at].is_ok = true;
                 rows[at].has_row = true;
-                rows[at].consumed = consumed(&ccs[at], &cus[at], bytes, 0);
+                rows[at].consumed = consumed(&side[at].cc, &side[at].cu, bytes, 0);
                 cellbuf_fini(&cb);
                 continue;
             }
             cellbuf_fini(&cb);
-            if (!rerr[at].status)
-                row_fail(&rerr[at], 500, "OTSInternalServerError", "out of memory");
+            if (!side[at].rerr.status)
+                row_fail(&side[at].rerr, 500, "OTSInternalServerError", "out of memory");
             rows[at].is_ok = false;
-            rows[at].error = err_to_pb(&rerr[at], &errs[at]);
+            rows[at].error = err_to_pb(&side[at].rerr, &side[at].err);
         }
     }
     resp.tables = tptr;
@@ -1038,10 +1031,7 @@ out:
     free(tptr);
     free(rows);
     free(rptr);
-    free(errs);
-    free(ccs);
-    free(cus);
-    free(rerr);
+    free(side);
     otsync__ots__batch_get_row_request__free_unpacked(r, NULL);
 }
 
