@@ -648,7 +648,9 @@ on_page(void *arg, int rc, const uint8_t *body, size_t len, const struct ots_err
         task_end(t, -OTSYNC_ECANCELED, &lerr);
     } else if (!t->next) {
         task_end(t, 0, NULL);
-    } else if (!t->paused) {
+    } else if (!t->paused && !t->in_flight) {
+        /* not in flight already: a writer that drained the queue inside emit resumed us,
+         * and the resume asked for this page itself */
         request_page(t);
     }
     return;
