@@ -5,7 +5,9 @@
  * Threads: libmicrohttpd runs a thread per connection, and the core holds one lock (emu->lock)
  * around every handler, so a service's state needs no locking of its own and requests are
  * applied one at a time, in an order — as a single-node store would. Only a fault's stall
- * sleeps outside the lock.
+ * sleeps outside the lock, and the digests of a request's body (MD5, CRC-64) are taken before
+ * it: they depend on the body alone, and taking them under the lock kept a GetRange waiting
+ * behind every multi-MB upload.
  */
 #ifndef OTSYNC_EMU_H
 #define OTSYNC_EMU_H
@@ -39,6 +41,10 @@ struct emu_req {
     size_t arg_count;
     unsigned char *body;
     size_t body_len;
+    unsigned char body_md5[16];     /* MD5 of the body, taken outside the lock */
+    uint64_t body_crc64;            /* CRC-64/ECMA of the body (the oss service's requests) */
+    bool has_md5, has_crc64;        /* whether they were taken (not in a made-up request) */
+    unsigned char **body_slot;      /* where the body is owned: see emu_req_take_body */
     bool partial;           /* a fault asks for a partial failure (BatchWriteRow) */
     char op[64];            /* the operation, as the service named it */
 };
@@ -124,6 +130,9 @@ void emu_resp_json(struct emu_resp *r, unsigned status, json_t *json);
 
 /* Request helpers: a header by name (any case) or a query argument; NULL when absent. */
 const char *emu_req_header(const struct emu_req *req, const char *name);
+/* The body for keeps (free() it), sparing a copy of a multi-MB upload; req->body stays readable
+ * until the handler returns. Never NULL: an empty body gives a 1-byte buffer. */
+unsigned char *emu_req_take_body(struct emu_req *req);
 const struct emu_kv *emu_req_arg(const struct emu_req *req, const char *name);
 
 /* A random number in [0, 1) from the emulator's generator (under the lock). */

@@ -182,18 +182,16 @@ oss_upload_part(struct ctx *c)
     p = &u->parts[i];
     memset(p, 0, sizeof(*p));
     p->number = (unsigned)n;
-    if (!(p->data = malloc(c->req->body_len ? c->req->body_len : 1))) {
+    if (!(p->data = emu_req_take_body(c->req))) {
         memmove(u->parts + i, u->parts + i + 1, (u->count - i - 1) * sizeof(*u->parts));
         u->count--;
         oss_error(c, 500, "InternalError", "out of memory");
         return;
     }
-    if (c->req->body_len)
-        memcpy(p->data, c->req->body, c->req->body_len);
     p->len = c->req->body_len;
     memcpy(p->md5, md5, sizeof(md5));
     oss_md5_etag(md5, "", p->etag, sizeof(p->etag));
-    p->crc64 = crc64ecma(0, p->data, p->len);
+    p->crc64 = c->req->has_crc64 ? c->req->body_crc64 : crc64ecma(0, p->data, p->len);
     p->mtime = time(NULL);
     oss_header(c->resp, "ETag", p->etag);
     emu_resp_header(c->resp, "x-oss-hash-crc64ecma", "%" PRIu64, p->crc64);
@@ -465,7 +463,8 @@ oss_append(struct ctx *c)
     }
     if (req->body_len)
         memcpy(o->data + o->len, req->body, req->body_len);
-    o->crc64 = crc64ecma(o->crc64, req->body, req->body_len);
+    o->crc64 = req->has_crc64 ? crc64ecma_combine(o->crc64, req->body_crc64, req->body_len)
+                              : crc64ecma(o->crc64, req->body, req->body_len);
     o->len += req->body_len;
     o->mtime = time(NULL);
     /* OSS calls an appendable object's ETag opaque; the CRC and length change with each append

@@ -679,7 +679,10 @@ oss_check_md5(struct ctx *c, const void *body, size_t len, unsigned char md5[SIG
     unsigned char raw[64];
     size_t glen;
 
-    sign_md5(body ? body : "", len, md5);
+    if (c->req->has_md5 && body == c->req->body && len == c->req->body_len)
+        memcpy(md5, c->req->body_md5, SIGN_MD5_LEN);
+    else
+        sign_md5(body ? body : "", len, md5);
     if (!given)
         return 0;
     glen = strlen(given);
@@ -778,16 +781,14 @@ put_object(struct ctx *c)
         return;
     }
     o = oss_object_new(c->route.key, emu_req_header(req, "Content-Type"), oss_collect_meta(req));
-    if (!o || !(o->data = malloc(req->body_len ? req->body_len : 1))) {
+    if (!o || !(o->data = emu_req_take_body(c->req))) {
         oss_object_free(o);
         oss_error(c, 500, "InternalError", "out of memory");
         return;
     }
-    if (req->body_len)
-        memcpy(o->data, req->body, req->body_len);
     o->len = o->cap = req->body_len;
     o->type = OBJ_NORMAL;
-    o->crc64 = crc64ecma(0, o->data, o->len);
+    o->crc64 = req->has_crc64 ? req->body_crc64 : crc64ecma(0, o->data, o->len);
     oss_md5_etag(md5, "", o->etag, sizeof(o->etag));
     oss_header(c->resp, "ETag", o->etag);
     emu_resp_header(c->resp, "x-oss-hash-crc64ecma", "%" PRIu64, o->crc64);

@@ -744,8 +744,11 @@ authenticate(struct ots *o, struct emu_req *req, struct ots_ctx *c)
         if (!emu_req_header(req, required_headers[i]))
             return ots_fail(c, 400, "OTSParameterInvalid", "Missing header: '%s'.",
                             required_headers[i]);
-    if (otssign_content_md5(req->body, req->body_len, md5, sizeof(md5), NULL) < 0
-        || strcmp(md5, emu_req_header(req, "x-ots-contentmd5")) != 0)
+    if (req->has_md5)
+        sign_base64(req->body_md5, sizeof(req->body_md5), md5);
+    else if (otssign_content_md5(req->body, req->body_len, md5, sizeof(md5), NULL) < 0)
+        md5[0] = '\0';
+    if (strcmp(md5, emu_req_header(req, "x-ots-contentmd5")) != 0)
         return ots_fail(c, 403, "OTSAuthFailed", "Mismatch between MD5 value of request body and "
                         "x-ots-contentmd5 in header.");
     v = emu_req_header(req, "x-ots-date");

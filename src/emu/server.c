@@ -15,7 +15,9 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <errno.h>
+#include "otsync/crc64.h"
 #include "otsync/log.h"
+#include "otsync/sign.h"
 #include "emu.h"
 
 /* What the core keeps per request between libmicrohttpd's calls. */
@@ -400,6 +402,22 @@ send_resp(struct MHD_Connection *c, struct emu_resp *r)
     return ret;
 }
 
+unsigned char *
+emu_req_take_body(struct emu_req *req)
+{
+    unsigned char *b;
+
+    if (!req->body_slot || !*req->body_slot) {
+        /* a request made up by a test or fuzzer: a copy */
+        if ((b = malloc(req->body_len + 1)) && req->body_len)
+            memcpy(b, req->body, req->body_len);
+        return b;
+    }
+    b = *req->body_slot;
+    *req->body_slot = NULL;
+    return b;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_size, void **ctx)
@@ -415,9 +433,15 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 
     (void)version;
     if (!p) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
+
         if (!(p = calloc(1, sizeof(*p))))
             return MHD_NO;
         *ctx = p;
+        /* the whole body's room at once: growing it by doubling copied a 10 MB part twice */
+        if (want > 0 && want <= EMU_MAX_BODY && (p->body = malloc((size_t)want + 1)))
+            p->cap = (size_t)want;
         return MHD_YES;
     }
     if (*upload_size) {
@@ -448,8 +472,16 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     req.path = url;
     req.body = p->body;
     req.body_len = p->len;
+    req.body_slot = &p->body;
     if (p->body)
         p->body[p->len] = '\0';     /* room was kept: text bodies may be read as strings */
+    /* pure functions of the body: taken here, outside the lock (see emu.h) */
+    sign_md5(p->body ? (const void *)p->body : "", p->len, req.body_md5);
+    req.has_md5 = true;
+    if (p->len && strcmp(svc->name, "oss") == 0) {
+        req.body_crc64 = crc64ecma(0, p->body, p->len);
+        req.has_crc64 = true;
+    }
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect, &req);
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect, &req);
     if (p->too_large) {
