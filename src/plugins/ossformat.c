@@ -34,6 +34,20 @@ ossbuf_add(struct ossbuf *b, const void *s, size_t len)
     return 0;
 }
 
+int
+ossbuf_reserve(struct ossbuf *b, size_t cap)
+{
+    char *np;
+
+    if (cap + 1 <= b->cap)
+        return 0;
+    if (!(np = realloc(b->p, cap + 1)))
+        return -OTSYNC_ENOMEM;
+    b->p = np;
+    b->cap = cap + 1;
+    return 0;
+}
+
 void
 ossbuf_fini(struct ossbuf *b)
 {

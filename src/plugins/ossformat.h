@@ -30,6 +30,9 @@ struct ossbuf {
     size_t len, cap;
 };
 
+/* Room for at least cap bytes (and the NUL) without moving again. 0 or -OTSYNC_ENOMEM. */
+int ossbuf_reserve(struct ossbuf *b, size_t cap) OTSYNC_WUR;
+
 /* Appends; 0 or -OTSYNC_ENOMEM. */
 int ossbuf_add(struct ossbuf *b, const void *s, size_t len) OTSYNC_WUR;
 void ossbuf_fini(struct ossbuf *b);

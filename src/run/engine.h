@@ -21,8 +21,12 @@
 #include "plugin.h"
 #include "throttle.h"
 
-#define ENGINE_QUEUE_BATCHES 4      /* a channel pauses its slice at this many batches ... */
-#define ENGINE_RESUME_BATCHES 2     /* ... and resumes it below this many */
+/* A channel pauses its slice at QUEUE batches and resumes it below RESUME. One batch waiting
+ * while one is written keeps both sides busy: deeper queues bought no speed in an export to
+ * OSS (the writer's 10 MB block is what absorbs a slow upload) and cost a MB per batch and
+ * channel, which the 64 MB budget of a 4-channel export could not spare. */
+#define ENGINE_QUEUE_BATCHES 1
+#define ENGINE_RESUME_BATCHES 1
 #define ENGINE_PROGRESS_MS 10000
 
 struct engine_channel;
