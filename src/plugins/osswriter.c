@@ -268,9 +268,9 @@ begin_object(struct wchan *ch, struct otsync_err *err)
     struct oss_writer *w = ch->w;
 
     obj_reset(ch);
-    /* a block's room at once (plus a record's overshoot): doubling up to it copied each block
-     * twice over and left 16 MB reserved for a 10 MB block */
-    if (ossbuf_reserve(&ch->buf, w->block_bytes + 65536) < 0)
+    /* a block's room at once (and a little for the record that crosses the line; a longer
+     * one grows it): doubling up to it copied each block twice over */
+    if (ossbuf_reserve(&ch->buf, w->block_bytes + 4096) < 0)
         return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
     ch->number = w->base + ch->index + 1 + ch->begun * w->ch_count;
     if (ossname_make(w->object, ch->number, w->suffix, ch->key, sizeof(ch->key)) < 0)

@@ -89,6 +89,36 @@ test_csv_quoting(void **state)
     free(s);
 }
 
+/* Each byte that needs quotes, at every place of values 1 to 40 long (the check reads eight
+ * bytes at a time, then the rest one by one), with a ';' delimiter and a "\r\n" line end;
+ * and bytes next to them (a, '!', '#', 0x80, 0xff) that do not. */
+static void
+test_csv_quoting_every_place(void **state)
+{
+    const struct ossfmt_out semi = {true, ";", "\r\n", "\\N", "yyyy"};
+    static const char special[] = {'"', '\r', '\n', ';'};
+    static const char harmless[] = {'!', '#', ',', (char)0x80, (char)0xff};
+    char v[48], *s;
+    const char *in[1] = {v};
+    size_t len, at, k;
+
+    (void)state;
+    for (len = 1; len <= 40; len++) {
+        for (at = 0; at < len; at++) {
+            for (k = 0; k < sizeof(special) + sizeof(harmless); k++) {
+                bool quote = k < sizeof(special);
+
+                memset(v, 'a', len);
+                v[len] = '\0';
+                v[at] = quote ? special[k] : harmless[k - sizeof(special)];
+                s = format(&semi, in, 1);
+                assert_int_equal(s[0] == '"', quote);
+                free(s);
+            }
+        }
+    }
+}
+
 struct got {
     char rows[16][8][32];
     int quoted[16][8];
@@ -218,6 +248,7 @@ main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_names_roundtrip),
         cmocka_unit_test(test_csv_quoting),
+        cmocka_unit_test(test_csv_quoting_every_place),
         cmocka_unit_test(test_csv_parse),
         cmocka_unit_test(test_text_parse),
         cmocka_unit_test(test_unclosed_quote),
