@@ -110,6 +110,10 @@ check "otsyncd -t accepts the channels' catalogue with these jobs" "$OTSYNCD" -t
 # field ID NAME: a field of the instance's otsyncctl --json show
 field() { ctl --json show "$1" 2>/dev/null | jq -r ".$2 // empty"; }
 finished() { case $(field "$1" state) in success|failed|killed) return 0 ;; esac; return 1; }
+# attempt_over ID N: attempt N of ID has ended (the instance is no longer running it)
+attempt_over() {
+    [ "$(ctl --json show "$1" | jq -r '"\(.state) \(.attempts)"')" != "running $2" ]
+}
 
 # --- otsyncd on the emulator's clock
 R_D=$(now_ms)
@@ -260,10 +264,16 @@ for i in $(seq 1 "$KILLS"); do
         ms=$((RANDOM % DELAY_MS))
         sleep "$(awk -v m=$ms 'BEGIN { print m / 1000 }')"
         if [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; then
-            killed=$((killed + 1))
             objs=$(curl -s "$EMU_OSS/_emu/oss/objects?bucket=exports" \
                 | jq --arg p "backup/ots/$biz/" '[.[] | select(.key | startswith($p))] | length')
-            break
+            # kill(2) also "succeeds" on a child that has just exited and is not reaped yet:
+            # the daemon's verdict on the attempt tells whether the signal ended it
+            wait_for 60 attempt_over "$id" "$attempt"
+            if wait_for 3 grep -q "$id: attempt $attempt failed: otsync-run killed by signal 9" \
+                    "$WORK/daemon.log"; then
+                killed=$((killed + 1))
+                break
+            fi
         fi
         missed=$((missed + 1))
         wait_for 60 finished "$id"
