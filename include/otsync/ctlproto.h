@@ -1,8 +1,9 @@
 /*
  * ctlproto.h - the ctl socket's requests: one JSON object per line, {"cmd": NAME, ARGS...};
  * each reply is one JSON object per line, {"ok": true, ...} or {"ok": false, "error": TEXT} —
- * except a successful "instances", which is two lines: {"ok": true, "count": N}, then the JSON
- * array of the N instances (so a client can pass a day of them on without parsing them).
+ * except a successful "instances", which is two lines: {"ok": true, "count": N, "bytes": B},
+ * then the JSON array of the N instances, B bytes with its newline (so a client can pass a day
+ * of them on without parsing them, or even looking at them).
  * The daemon checks every request here before acting on it (and so does the fuzz target).
  * Commands and their arguments are listed in otsyncctl(1).
  */

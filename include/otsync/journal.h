@@ -36,14 +36,39 @@ typedef int (*journal_record_cb)(void *arg, json_t *rec, const char *segment, ui
 /* A warning while opening (a cut tail, a salvaged range); text borrowed. */
 typedef void (*journal_warn_cb)(void *arg, const char *text);
 
+/* What a journal_prepare_cb returns for a record it leaves to the record callback. */
+#define JOURNAL_PARSE 1
+
+/*
+ * A faster replay (journal_opts): `prepare` turns one record's payload (borrowed, not
+ * NUL-terminated) into the caller's own form in `prep` (prep_size bytes), on either of two
+ * threads and in no particular order, so it may look at nothing the callbacks build. Returns
+ * 0, JOURNAL_PARSE to leave the record to the record callback (parsed as usual), or a
+ * negative code when the payload is not one JSON object: the record is bad then, exactly as
+ * when a parse fails. `apply` then takes each prepared record, in order, on the thread that
+ * opened the journal, instead of the record callback; it owns prep's contents from then on,
+ * even when it fails (0, or a negative code that stops the replay). `release` frees a
+ * prepared record that will never be applied (the replay stopped first).
+ */
+typedef int (*journal_prepare_cb)(void *prep, const char *payload, size_t len);
+typedef int (*journal_apply_cb)(void *arg, void *prep, const char *segment, uint64_t offset);
+typedef void (*journal_release_cb)(void *prep);
+
 struct journal_opts {
     bool salvage;           /* skip corruption in the middle instead of failing */
     bool read_only;         /* replay only: nothing is cut, created or appended (otsyncctl) */
     size_t segment_max;     /* start a new segment past this size; 0 = 64 MiB */
     const char *skip_prefix;    /* records whose payload starts so are checked, not parsed
                                  * (the daemon skips log lines: ~1/6 of a replay's parsing) */
+    journal_prepare_cb prepare;     /* all three or none (see above) */
+    journal_apply_cb apply;
+    journal_release_cb release;
+    size_t prep_size;
+    size_t parallel_min;    /* with prepare: a segment this long or longer is prepared on a
+                             * second thread too, when there are two CPUs; 0 = 1 MiB,
+                             * SIZE_MAX = never */
     journal_warn_cb warn;   /* may be NULL */
-    void *arg;              /* for both callbacks */
+    void *arg;              /* for all the callbacks */
 };
 
 /*
@@ -53,11 +78,12 @@ struct journal_opts {
 int journal_open(const char *dir, const struct journal_opts *o, journal_record_cb cb,
                  struct journal **ret_j, struct otsync_err *err) OTSYNC_WUR;
 
-/* Replays from one buffer holding a whole segment (the fuzz target's entry): cb as above;
- * *ret_good is the end of the last good record. Never writes. */
-int journal_scan(const unsigned char *buf, size_t len, const char *name, bool last, bool salvage,
-                 const char *skip_prefix, journal_record_cb cb, journal_warn_cb warn, void *arg,
-                 size_t *ret_good, struct otsync_err *err) OTSYNC_WUR;
+/* Replays from one buffer holding a whole segment (the fuzz target's entry): cb and o as
+ * above (o->read_only and o->segment_max do not matter); *ret_good is the end of the last
+ * good record. Never writes. Only o->prepare runs on another thread. */
+int journal_scan(const unsigned char *buf, size_t len, const char *name, bool last,
+                 const struct journal_opts *o, journal_record_cb cb, size_t *ret_good,
+                 struct otsync_err *err) OTSYNC_WUR;
 
 /*
  * Queues one record (borrowed; serialised now). `durable`: journal_flush must fdatasync

@@ -36,10 +36,14 @@ struct hinst {
 struct inst_text {
     int refs;
     size_t len;
-    char text[];
+    const char *text;           /* NUL-terminated when it is `own`; else a slice of `whole` */
+    struct inst_text *whole;    /* the text this one is a slice of (holding a reference), or
+                                 * NULL */
+    char own[];
 };
 
-/* A new text (refs 1) holding a copy of s; NULL when out of memory. */
+/* A new text (refs 1) holding a copy of s (s NULL: len bytes to fill in); NULL when out of
+ * memory. */
 struct inst_text *inst_text_new(const char *s, size_t len);
 void inst_text_ref(struct inst_text *t);
 void inst_text_unref(struct inst_text *t);      /* NULL does nothing */
@@ -54,6 +58,24 @@ void state_free(struct state *st);      /* NULL does nothing */
 
 /* A journal_record_cb: applies one record (arg is the state). */
 int state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset);
+
+/*
+ * journal_opts.prepare, .apply, .release and .prep_size for a replay into a state (arg): the
+ * instance records otsyncd writes, parsed on the replay's second thread and applied as
+ * state_apply would; any other record is left to state_apply.
+ */
+int state_prepare(void *prep, const char *payload, size_t len);
+int state_apply_prep(void *arg, void *prep, const char *segment, uint64_t offset);
+void state_release_prep(void *prep);
+extern const size_t state_prep_size;
+
+/* How a stats record otsyncd writes begins: its summary is kept as text, unparsed, until it is
+ * shown (a record that is no JSON there is no error then: nothing ever parsed it). */
+#define STATE_STATS_HEAD "{\"t\":\"stats\",\"id\":\""
+
+/* The journal_opts of a replay into a state: log lines skipped, instance records prepared. */
+#define STATE_JOURNAL_OPTS .skip_prefix = STATE_SKIP, .prepare = state_prepare, \
+    .apply = state_apply_prep, .release = state_release_prep, .prep_size = state_prep_size
 
 /* Appends rec to j (durable: see journal_append) and applies it. Takes rec. */
 int state_record(struct state *st, struct journal *j, json_t *rec, bool durable,
@@ -86,6 +108,17 @@ json_t *state_inst_json(const struct hinst *h, bool with_stats);
  * them again costs no JSON work. NULL when out of memory.
  */
 struct inst_text *state_inst_text(struct hinst *h);
+
+/*
+ * The texts (state_inst_text) of the instances scheduled in [from, to), in state_list's order
+ * and joined by commas, as one text: a day of them goes out in one piece rather than as
+ * hundreds of thousands. *ret_count: how many. Kept until one of them changes, or one is added
+ * or removed; meanwhile each instance's own text is a slice of it, so the range is not held
+ * twice. NULL (nothing kept) when the range is empty, holds an instance that is not finished
+ * (it would change soon), or when out of memory. Borrowed, like state_inst_text.
+ */
+struct inst_text *state_range_text(struct state *st, time_t from, time_t to,
+                                   size_t *ret_count);
 
 /*
  * Moves finished instances out of memory, oldest first, until at most `keep` finished ones

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,70 +101,350 @@ warnf(journal_warn_cb warn, void *arg, const char *fmt, ...)
     warn(arg, text);
 }
 
-int
-journal_scan(const unsigned char *buf, size_t len, const char *name, bool last, bool salvage,
-             const char *skip_prefix, journal_record_cb cb, journal_warn_cb warn, void *arg,
-             size_t *ret_good, struct otsync_err *err)
+/*
+ * The scan runs in windows of consecutive well-framed records: the main thread frames a
+ * window (length, CRC, skipped or not), the records are prepared (journal_opts.prepare), then
+ * the main thread applies them in order. With a second thread, that thread prepares the next
+ * window while the main thread applies this one, and the main thread helps with whatever is
+ * left: preparing (the JSON parse) is most of a replay. What crosses between the threads is
+ * the caller's prepared form, not jansson's trees: handing those over made each thread work
+ * on memory the other had just touched, and glibc's free of another thread's memory takes
+ * that arena's lock (two threads were slower than one). Anything that is not a well-framed,
+ * good record (corruption, a torn tail) ends a window and is judged by the main thread alone,
+ * exactly as a one-threaded scan would.
+ */
+#define WINDOW 512                      /* records per window */
+#define GROUP 16                        /* records a thread takes at a time */
+#define PARALLEL_MIN_DEFAULT (1u << 20)
+
+struct slot {
+    size_t off;                 /* of the record's header */
+    uint32_t n;                 /* header and payload */
+    bool skip;                  /* o->skip_prefix */
+    int prc;                    /* what prepare returned */
+};
+
+struct window {
+    struct slot s[WINDOW];
+    unsigned char *prep;        /* WINDOW times o->prep_size */
+    size_t count;
+    size_t claimed;             /* atomic: slots taken by a preparing thread */
+    size_t prepared;            /* atomic: slots prepared */
+};
+
+struct scan {
+    const unsigned char *buf;
+    size_t len;
+    const struct journal_opts *o;
+    size_t skip_len;
+    bool threaded;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* work published, a window prepared, the thread out, quit */
+    struct window *todo;        /* the window the thread may take from */
+    struct window *busy;        /* the window the thread is working in (NULL: none) */
+    bool quit;
+    struct window w[2];
+};
+
+static json_t *
+parse(const unsigned char *payload, size_t len)
 {
-    size_t off = JOURNAL_MAGIC_LEN, n, skip_len = skip_prefix ? strlen(skip_prefix) : 0;
+    json_error_t je;
+    json_t *rec = json_loadb((const char *)payload, len, 0, &je);
+
+    if (rec && !json_is_object(rec)) {
+        json_decref(rec);
+        rec = NULL;
+    }
+    return rec;
+}
+
+static void *
+prep_of(const struct scan *sc, struct window *w, size_t i)
+{
+    return w->prep + i * sc->o->prep_size;
+}
+
+/* Frames the well-framed records from `from` on into w, up to a full window. */
+static void
+frame_window(struct scan *sc, struct window *w, size_t from)
+{
+    size_t off = from, n;
+
+    w->count = 0;
+    while (w->count < WINDOW && off < sc->len && (n = frame_at(sc->buf + off, sc->len - off))) {
+        struct slot *s = &w->s[w->count++];
+        s->off = off;
+        s->n = (uint32_t)n;
+        s->skip = sc->skip_len && n - HDR > sc->skip_len
+                  && memcmp(sc->buf + off + HDR, sc->o->skip_prefix, sc->skip_len) == 0;
+        s->prc = JOURNAL_PARSE;
+        off += n;
+    }
+    __atomic_store_n(&w->claimed, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->prepared, 0, __ATOMIC_RELAXED);
+}
+
+/* Prepares groups of w's records until none is left to take (by either thread). */
+static void
+prepare_some(struct scan *sc, struct window *w)
+{
+    size_t i, end, done;
+
+    while ((i = __atomic_fetch_add(&w->claimed, GROUP, __ATOMIC_RELAXED)) < w->count) {
+        end = i + GROUP < w->count ? i + GROUP : w->count;
+        for (done = end - i; i < end; i++)
+            if (!w->s[i].skip && sc->o->prepare)
+                w->s[i].prc = sc->o->prepare(prep_of(sc, w, i),
+                                             (const char *)sc->buf + w->s[i].off + HDR,
+                                             w->s[i].n - HDR);
+        if (__atomic_add_fetch(&w->prepared, done, __ATOMIC_RELEASE) == w->count
+            && sc->threaded) {
+            pthread_mutex_lock(&sc->mu);
+            pthread_cond_broadcast(&sc->cv);
+            pthread_mutex_unlock(&sc->mu);
+        }
+    }
+}
+
+static void *
+prepare_thread(void *arg)
+{
+    struct scan *sc = arg;
+    struct window *w;
+
+    pthread_mutex_lock(&sc->mu);
+    while (!sc->quit) {
+        w = sc->todo;
+        if (!w || __atomic_load_n(&w->claimed, __ATOMIC_RELAXED) >= w->count) {
+            pthread_cond_wait(&sc->cv, &sc->mu);
+            continue;
+        }
+        sc->busy = w;
+        pthread_mutex_unlock(&sc->mu);
+        prepare_some(sc, w);
+        pthread_mutex_lock(&sc->mu);
+        sc->busy = NULL;
+        pthread_cond_broadcast(&sc->cv);
+    }
+    pthread_mutex_unlock(&sc->mu);
+    return NULL;
+}
+
+/* Frames w from `from` on and offers it to the other thread, once that thread is out of it
+ * (it may still be leaving it after its last group); it cannot take w while w is framed. */
+static void
+start_window(struct scan *sc, struct window *w, size_t from)
+{
+    if (!sc->threaded) {
+        frame_window(sc, w, from);
+        return;
+    }
+    pthread_mutex_lock(&sc->mu);
+    if (sc->todo == w)
+        sc->todo = NULL;
+    while (sc->busy == w)
+        pthread_cond_wait(&sc->cv, &sc->mu);
+    pthread_mutex_unlock(&sc->mu);
+    frame_window(sc, w, from);
+    pthread_mutex_lock(&sc->mu);
+    sc->todo = w;
+    pthread_cond_broadcast(&sc->cv);
+    pthread_mutex_unlock(&sc->mu);
+}
+
+/* Returns when every record of w is prepared, helping with those left. */
+static void
+finish_window(struct scan *sc, struct window *w)
+{
+    prepare_some(sc, w);
+    if (!sc->threaded)
+        return;
+    pthread_mutex_lock(&sc->mu);
+    while (__atomic_load_n(&w->prepared, __ATOMIC_ACQUIRE) < w->count)
+        pthread_cond_wait(&sc->cv, &sc->mu);
+    pthread_mutex_unlock(&sc->mu);
+}
+
+/* Frees what was prepared in w from slot `from` on and will not be applied. */
+static void
+drop_window(struct scan *sc, struct window *w, size_t from)
+{
+    for (; from < w->count; from++)
+        if (!w->s[from].skip && w->s[from].prc == 0 && sc->o->release)
+            sc->o->release(prep_of(sc, w, from));
+}
+
+static void
+scan_free(struct scan *sc)
+{
+    if (sc->threaded) {
+        pthread_mutex_lock(&sc->mu);
+        sc->quit = true;
+        pthread_cond_broadcast(&sc->cv);
+        pthread_mutex_unlock(&sc->mu);
+        pthread_join(sc->thread, NULL);
+        pthread_cond_destroy(&sc->cv);
+        pthread_mutex_destroy(&sc->mu);
+    }
+    free(sc->w[0].prep);
+    free(sc->w[1].prep);
+    free(sc);
+}
+
+/*
+ * A record at *off is not a good one. Returns 1 with *off at the next good record (salvage),
+ * 0 when the scan stops here without error (a torn tail), or a negative code.
+ */
+static int
+bad_record(const struct scan *sc, const char *name, bool last, size_t *off,
+           struct otsync_err *err)
+{
+    size_t next = next_frame(sc->buf, sc->len, *off + 1);
+    const struct journal_opts *o = sc->o;
+
+    if (next == sc->len && last) {
+        /* nothing good follows: a write the crash cut short */
+        warnf(o->warn, o->arg, "journal %s: torn record at offset %zu: the last %zu bytes "
+              "are cut off", name, *off, sc->len - *off);
+        return 0;
+    }
+    if (!o->salvage)
+        return otsync_err_set(err, OTSYNC_ECORRUPT,
+                              "journal %s: corrupt record at offset %zu with good records "
+                              "after it; start with --salvage to skip the bad bytes",
+                              name, *off);
+    warnf(o->warn, o->arg, "journal %s: skipped %zu corrupt bytes at offset %zu (salvage)",
+          name, next - *off, *off);
+    *off = next;
+    return 1;
+}
+
+static struct scan *
+scan_new(const unsigned char *buf, size_t len, const struct journal_opts *o)
+{
+    size_t min = o->parallel_min ? o->parallel_min : PARALLEL_MIN_DEFAULT;
+    struct scan *sc = calloc(1, sizeof(*sc));
+
+    if (!sc)
+        return NULL;
+    sc->buf = buf;
+    sc->len = len;
+    sc->o = o;
+    sc->skip_len = o->skip_prefix ? strlen(o->skip_prefix) : 0;
+    if (o->prepare && (!(sc->w[0].prep = malloc(WINDOW * o->prep_size))
+                       || !(sc->w[1].prep = malloc(WINDOW * o->prep_size)))) {
+        scan_free(sc);
+        return NULL;
+    }
+    if (o->prepare && len >= min && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+        /* jansson seeds its hash function on first use; not from two threads at once */
+        json_object_seed(0);
+        pthread_mutex_init(&sc->mu, NULL);
+        pthread_cond_init(&sc->cv, NULL);
+        sc->threaded = pthread_create(&sc->thread, NULL, prepare_thread, sc) == 0;
+        if (!sc->threaded) {
+            /* one thread it is: the same result, later */
+            pthread_cond_destroy(&sc->cv);
+            pthread_mutex_destroy(&sc->mu);
+        }
+    }
+    return sc;
+}
+
+/* The record of slot s, as jansson parses it, to cb. 1: it is not a JSON object. */
+static int
+apply_parsed(const struct scan *sc, journal_record_cb cb, const char *name, const struct slot *s)
+{
+    json_t *rec = parse(sc->buf + s->off + HDR, s->n - HDR);
     int rc;
+
+    if (!rec)
+        return 1;
+    rc = cb ? cb(sc->o->arg, rec, name, s->off) : 0;
+    json_decref(rec);
+    return rc;
+}
+
+int
+journal_scan(const unsigned char *buf, size_t len, const char *name, bool last,
+             const struct journal_opts *o, journal_record_cb cb, size_t *ret_good,
+             struct otsync_err *err)
+{
+    struct scan *sc;
+    struct window *cur, *nxt, *t;
+    size_t off = JOURNAL_MAGIC_LEN, i;
+    bool have_cur = false, have_nxt;
+    int rc = 0;
 
     *ret_good = 0;
     if (len < JOURNAL_MAGIC_LEN || memcmp(buf, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN) != 0) {
         if (last && len < JOURNAL_MAGIC_LEN
             && memcmp(buf, JOURNAL_MAGIC, len) == 0)
             return 0;   /* a segment whose creation was cut short: empty */
-        if (!salvage)
+        if (!o->salvage)
             return otsync_err_set(err, OTSYNC_ECORRUPT,
                                   "journal %s: not a journal segment (bad magic); start with "
                                   "--salvage to skip it", name);
-        warnf(warn, arg, "journal %s: bad magic: segment skipped (salvage)", name);
+        warnf(o->warn, o->arg, "journal %s: bad magic: segment skipped (salvage)", name);
         return 0;
     }
     *ret_good = off;
+    if (!(sc = scan_new(buf, len, o)))
+        return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
+    cur = &sc->w[0];
+    nxt = &sc->w[1];
     while (off < len) {
-        json_t *rec = NULL;
-        json_error_t je;
-
-        if ((n = frame_at(buf + off, len - off))) {
-            if (skip_len && n - HDR > skip_len && memcmp(buf + off + HDR, skip_prefix, skip_len) == 0) {
-                off += n;
-                *ret_good = off;
-                continue;
-            }
-            rec = json_loadb((const char *)buf + off + HDR, n - HDR, 0, &je);
-        }
-        if (rec && !json_is_object(rec)) {
-            json_decref(rec);
-            rec = NULL;
-        }
-        if (!rec) {
-            size_t next = next_frame(buf, len, off + 1);
-            if (next == len && last) {
-                /* nothing good follows: a write the crash cut short */
-                warnf(warn, arg, "journal %s: torn record at offset %zu: the last %zu bytes "
-                      "are cut off", name, off, len - off);
-                return 0;
-            }
-            if (!salvage)
-                return otsync_err_set(err, OTSYNC_ECORRUPT,
-                                      "journal %s: corrupt record at offset %zu with good records "
-                                      "after it; start with --salvage to skip the bad bytes",
-                                      name, off);
-            warnf(warn, arg, "journal %s: skipped %zu corrupt bytes at offset %zu (salvage)",
-                  name, next - off, off);
-            off = next;
+        bool bad;
+        if (!have_cur)
+            start_window(sc, cur, off);
+        finish_window(sc, cur);
+        /* the next window is prepared by the other thread while this one is applied */
+        have_nxt = sc->threaded && cur->count == WINDOW;
+        if (have_nxt)
+            start_window(sc, nxt, cur->s[WINDOW - 1].off + cur->s[WINDOW - 1].n);
+        for (i = 0; i < cur->count; i++) {
+            struct slot *s = &cur->s[i];
+            if (s->skip)
+                rc = 0;
+            else if (s->prc == 0)
+                rc = o->apply(o->arg, prep_of(sc, cur, i), name, off);
+            else if (s->prc == JOURNAL_PARSE)
+                rc = apply_parsed(sc, cb, name, s);
+            else
+                rc = 1;     /* the preparer found no JSON object there */
+            if (rc != 0)
+                break;
+            off += s->n;
             *ret_good = off;
+        }
+        bad = rc > 0;
+        /* apply took what it was given, even when it failed */
+        drop_window(sc, cur, i + (rc < 0 && !cur->s[i].skip && cur->s[i].prc == 0));
+        if (i == WINDOW) {
+            t = cur;
+            cur = nxt;
+            nxt = t;
+            have_cur = have_nxt;
             continue;
         }
-        rc = cb ? cb(arg, rec, name, off) : 0;
-        json_decref(rec);
-        if (rc < 0)
-            return rc;
-        off += n;
+        /* the window ended early: the segment's end, a record the callback refused, a bad
+         * frame or a payload that is not a JSON object */
+        if (have_nxt) {
+            finish_window(sc, nxt);
+            drop_window(sc, nxt, 0);
+        }
+        have_cur = false;
+        if (rc < 0 || (!bad && off >= len))
+            break;
+        if ((rc = bad_record(sc, name, last, &off, err)) <= 0)
+            break;
+        rc = 0;
         *ret_good = off;
     }
-    return 0;
+    scan_free(sc);
+    return rc;
 }
 
 static int
@@ -222,7 +503,8 @@ replay_file(struct journal *j, const char *name, bool last, const struct journal
         goto fail;
     }
     if (st.st_size > 0) {
-        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        /* populated at once: faulting it in page by page costs more than reading it */
+        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
         if (map == MAP_FAILED) {
             map = NULL;
             rc = otsync_err_errno(err, errno, "journal %s: mmap", path);
@@ -230,8 +512,8 @@ replay_file(struct journal *j, const char *name, bool last, const struct journal
         }
         madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
     }
-    rc = journal_scan(map ? map : (const unsigned char *)"", (size_t)st.st_size, path, last,
-                      o->salvage, o->skip_prefix, cb, o->warn, o->arg, &good, err);
+    rc = journal_scan(map ? map : (const unsigned char *)"", (size_t)st.st_size, path, last, o,
+                      cb, &good, err);
     if (map)
         munmap(map, (size_t)st.st_size);
     if (rc < 0)

@@ -2,7 +2,9 @@
  * state.c - every instance the journal knows, indexed by id: what otsyncctl is shown, what a
  * restart restores. The one way to change it is state_apply on a journal record — at replay
  * and, through state_record, live — so the daemon's view after a restart is by construction
- * the view it had before.
+ * the view it had before. A replay takes the instance records otsyncd writes by a faster
+ * road to the same place (state_prepare: parsed on the journal's second thread, applied by
+ * state_apply's rules).
  *
  * Records (payload JSON, "t" is the type):
  *   created {id, task, cyc, ct, at, state, params, reason?, backfill?}   (ct: cyc as epoch)
@@ -35,6 +37,9 @@ struct state {
     json_t *last_reload;        /* the latest reload record, or NULL */
     uint64_t records;           /* applied since start (replay included) */
     time_t last_at;             /* the latest "at" of any record: when a daemon was last seen */
+    struct inst_text *range;    /* state_range_text's, of [range_from, range_to), or NULL */
+    time_t range_from, range_to;
+    size_t range_count;
 };
 
 struct state *
@@ -64,6 +69,25 @@ hinst_free(struct hinst *h)
     free(h);
 }
 
+static void
+drop_range(struct state *st)
+{
+    inst_text_unref(st->range);
+    st->range = NULL;
+}
+
+/* h is about to change: its texts, h's own and that of a range holding it, may be stale. */
+static void
+touch(struct state *st, struct hinst *h)
+{
+    if (h->json) {
+        inst_text_unref(h->json);
+        h->json = NULL;
+    }
+    if (st->range && h->cyctime >= st->range_from && h->cyctime < st->range_to)
+        drop_range(st);
+}
+
 void
 state_free(struct state *st)
 {
@@ -77,6 +101,7 @@ state_free(struct state *st)
     free(st->hash);
     json_decref(st->paused);
     json_decref(st->last_reload);
+    inst_text_unref(st->range);
     free(st);
 }
 
@@ -143,6 +168,7 @@ hinst_add(struct state *st, const char *id, const char *task, time_t cyctime)
     }
     h->cyctime = cyctime;
     h->state = SCHED_WAITING;
+    touch(st, h);
     st->all[st->count++] = h;
     hash_put(st->hash, st->hash_size, h);
     if (st->count > 1 && st->sorted) {
@@ -159,10 +185,47 @@ jstr(const json_t *rec, const char *key)
     return json_string_value(json_object_get(rec, key));
 }
 
-static long long
-jint(const json_t *rec, const char *key)
+/* The members of a record state_apply looks at, found in one walk over it: a record has about
+ * eight, and looking each name up would hash it (fifteen lookups per record, most missing). */
+struct fields {
+    json_t *t, *id, *at, *task, *cyc, *ct, *state, *attempt, *base, *params, *stats, *pid,
+           *retry_at, *created_at, *started_at, *ended_at, *backfill, *reason;
+};
+
+static void
+collect(json_t *rec, struct fields *f)
 {
-    return json_integer_value(json_object_get(rec, key));
+    const char *k;
+    json_t *v;
+
+    memset(f, 0, sizeof(*f));
+    json_object_foreach(rec, k, v) {
+        json_t **slot = NULL;
+        switch (k[0]) {
+        case 't': slot = !strcmp(k, "t") ? &f->t : !strcmp(k, "task") ? &f->task : NULL; break;
+        case 'i': slot = !strcmp(k, "id") ? &f->id : NULL; break;
+        case 'a': slot = !strcmp(k, "at") ? &f->at : !strcmp(k, "attempt") ? &f->attempt : NULL;
+                  break;
+        case 'b': slot = !strcmp(k, "base") ? &f->base : !strcmp(k, "backfill") ? &f->backfill
+                         : NULL;
+                  break;
+        case 'c': slot = !strcmp(k, "cyc") ? &f->cyc : !strcmp(k, "ct") ? &f->ct
+                         : !strcmp(k, "created_at") ? &f->created_at : NULL;
+                  break;
+        case 's': slot = !strcmp(k, "state") ? &f->state : !strcmp(k, "stats") ? &f->stats
+                         : !strcmp(k, "started_at") ? &f->started_at : NULL;
+                  break;
+        case 'p': slot = !strcmp(k, "params") ? &f->params : !strcmp(k, "pid") ? &f->pid : NULL;
+                  break;
+        case 'r': slot = !strcmp(k, "retry_at") ? &f->retry_at : !strcmp(k, "reason")
+                         ? &f->reason : NULL;
+                  break;
+        case 'e': slot = !strcmp(k, "ended_at") ? &f->ended_at : NULL; break;
+        default: break;
+        }
+        if (slot)
+            *slot = v;
+    }
 }
 
 static void
@@ -172,56 +235,60 @@ set_reason(struct hinst *h, const char *reason)
     h->reason = reason ? strdup(reason) : NULL;
 }
 
-/* Applies an instance's fields present in rec (created, state, inst records share them). */
+/* Applies an instance's fields present in the record (created, state, inst records share
+ * them; so do pid and stats, which carry one each). */
 static void
-apply_fields(struct hinst *h, const json_t *rec)
+apply_fields(struct hinst *h, const struct fields *f)
 {
     const char *s;
-    json_t *v;
     int state;
 
-    if ((s = jstr(rec, "state")) && (state = sched_state_parse(s)) >= 0)
+    if ((s = json_string_value(f->state)) && (state = sched_state_parse(s)) >= 0)
         h->state = state;
-    if (json_object_get(rec, "attempt"))
-        h->attempts = (int)jint(rec, "attempt");
-    if (json_object_get(rec, "base"))
-        h->rerun_base = (int)jint(rec, "base");
-    if ((v = json_object_get(rec, "params")) && json_is_object(v)) {
+    if (f->attempt)
+        h->attempts = (int)json_integer_value(f->attempt);
+    if (f->base)
+        h->rerun_base = (int)json_integer_value(f->base);
+    if (json_is_object(f->params)) {
         free(h->params);
-        h->params = json_object_size(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+        h->params = json_object_size(f->params) ? json_dumps(f->params, JSON_COMPACT) : NULL;
     }
-    if ((v = json_object_get(rec, "stats")) && json_is_object(v)) {
+    if (json_is_object(f->stats)) {
         free(h->stats);
-        h->stats = json_dumps(v, JSON_COMPACT);
+        h->stats = json_dumps(f->stats, JSON_COMPACT);
     }
-    if (json_object_get(rec, "pid"))
-        h->pid = (int)jint(rec, "pid");
-    if (json_object_get(rec, "retry_at"))
-        h->next_try_at = (time_t)jint(rec, "retry_at");
-    if (json_object_get(rec, "created_at"))
-        h->created_at = (time_t)jint(rec, "created_at");
-    if (json_object_get(rec, "started_at"))
-        h->started_at = (time_t)jint(rec, "started_at");
-    if (json_object_get(rec, "ended_at"))
-        h->ended_at = (time_t)jint(rec, "ended_at");
-    if (json_object_get(rec, "backfill"))
-        h->backfill = json_is_true(json_object_get(rec, "backfill"));
-    if ((v = json_object_get(rec, "reason")))
-        set_reason(h, json_string_value(v));
+    if (f->pid)
+        h->pid = (int)json_integer_value(f->pid);
+    if (f->retry_at)
+        h->next_try_at = (time_t)json_integer_value(f->retry_at);
+    if (f->created_at)
+        h->created_at = (time_t)json_integer_value(f->created_at);
+    if (f->started_at)
+        h->started_at = (time_t)json_integer_value(f->started_at);
+    if (f->ended_at)
+        h->ended_at = (time_t)json_integer_value(f->ended_at);
+    if (f->backfill)
+        h->backfill = json_is_true(f->backfill);
+    if (f->reason)
+        set_reason(h, json_string_value(f->reason));
 }
 
 int
 state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
 {
     struct state *st = arg;
-    const char *t = jstr(rec, "t"), *id = jstr(rec, "id");
-    struct hinst *h = id ? state_get(st, id) : NULL;
-    time_t at = (time_t)jint(rec, "at");
+    struct fields f;
+    const char *t, *id;
+    struct hinst *h;
+    time_t at;
 
-    if (h && h->json) {
-        inst_text_unref(h->json);   /* whatever this record says, the text may be stale */
-        h->json = NULL;
-    }
+    collect(rec, &f);
+    t = json_string_value(f.t);
+    id = json_string_value(f.id);
+    h = id ? state_get(st, id) : NULL;
+    at = (time_t)json_integer_value(f.at);
+    if (h)
+        touch(st, h);   /* whatever this record says, the texts may be stale */
     (void)segment;
     (void)offset;
     st->records++;
@@ -230,15 +297,14 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
     if (!t)
         return 0;       /* a record from a newer otsyncd: not ours to judge */
     if (strcmp(t, "created") == 0 || strcmp(t, "inst") == 0) {
-        const char *task = jstr(rec, "task"), *cyc = jstr(rec, "cyc");
-        json_t *ct = json_object_get(rec, "ct");
+        const char *task = json_string_value(f.task), *cyc = json_string_value(f.cyc);
         time_t c;
         /* "ct" (the instant) spares a mktime per record, which glibc makes slow in zones with
          * rules; "cyc" (the local text) is what a reader of the journal sees */
         if (!id || !task || !cyc)
             return 0;
-        if (json_is_integer(ct))
-            c = (time_t)json_integer_value(ct);
+        if (json_is_integer(f.ct))
+            c = (time_t)json_integer_value(f.ct);
         else if (vars_parse_time(cyc, &c) < 0)
             return 0;
         if (!h && !(h = hinst_add(st, id, task, c)))
@@ -247,7 +313,7 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
             /* created again (a rerun of an instance the scheduler had freed keeps its id) */
             h->created_at = at;
         }
-        apply_fields(h, rec);
+        apply_fields(h, &f);
     } else if (!h) {
         if (strcmp(t, "reload") == 0) {
             json_decref(st->last_reload);
@@ -266,7 +332,7 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
             }
         }
     } else if (strcmp(t, "state") == 0) {
-        apply_fields(h, rec);
+        apply_fields(h, &f);
         if (h->state == SCHED_RUNNING) {
             h->started_at = at;
             h->pid = 0;
@@ -274,9 +340,273 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
             h->ended_at = at;
         }
     } else if (strcmp(t, "pid") == 0 || strcmp(t, "stats") == 0) {
-        apply_fields(h, rec);
+        apply_fields(h, &f);
     }
     return 0;
+}
+
+/*
+ * The replay's fast path (journal_opts.prepare): otsyncd packs every instance record as
+ * {"t":"<type>","id":"<id>",...} and a replay has the id's instance to find before anything
+ * else, so a record so laid out (a plain id: printable ASCII, nothing JSON escapes) is parsed
+ * from its third member on, as "{" followed by the rest - valid exactly when the whole is,
+ * unless the rest is empty (the whole would end in ",}"). The parse, the walk over its members
+ * and the texts kept of them (params, stats) are done on the preparing thread; applying is
+ * then a lookup and a few stores. Any other record goes to state_apply whole.
+ */
+enum prep_type { P_CREATED, P_INST, P_STATE, P_PID, P_STATS };
+
+enum {
+    HAS_ATTEMPT = 1 << 0, HAS_BASE = 1 << 1, HAS_PARAMS = 1 << 2, HAS_STATS = 1 << 3,
+    HAS_PID = 1 << 4, HAS_RETRY_AT = 1 << 5, HAS_CREATED_AT = 1 << 6, HAS_STARTED_AT = 1 << 7,
+    HAS_ENDED_AT = 1 << 8, HAS_BACKFILL = 1 << 9, HAS_REASON = 1 << 10, HAS_CYC = 1 << 11,
+    HAS_CT = 1 << 12,
+};
+
+struct state_prep {
+    enum prep_type type;
+    unsigned has;
+    int state;                  /* -1: no known state name */
+    int attempt, base, pid;
+    bool backfill;
+    time_t at, c, retry_at, created_at, started_at, ended_at;   /* c: cyc's instant */
+    char *task, *params, *stats, *reason;                       /* owned; NULL when none */
+    char id[128];
+};
+
+const size_t state_prep_size = sizeof(struct state_prep);
+
+#define PREP_HEAD "{\"t\":\""
+#define PREP_ID "\",\"id\":\""
+#define PREP_STATS "\",\"stats\":{"
+
+int
+state_prepare(void *prep, const char *p, size_t len)
+{
+    static const char *const types[] = {"created", "inst", "state", "pid", "stats"};
+    struct state_prep *sp = prep;
+    size_t i = strlen(PREP_HEAD), tl, il, rl;
+    char small[1024], *rest;
+    const char *s;
+    struct fields f;
+    json_t *rec;
+    int k;
+
+    if (len < i || memcmp(p, PREP_HEAD, i) != 0)
+        return JOURNAL_PARSE;
+    for (tl = 0; i + tl < len && tl < 8 && p[i + tl] >= 'a' && p[i + tl] <= 'z'; tl++)
+        ;
+    for (k = 0; k < 5 && (strlen(types[k]) != tl || memcmp(p + i, types[k], tl) != 0); k++)
+        ;
+    i += tl;
+    if (k == 5 || len - i < strlen(PREP_ID) || memcmp(p + i, PREP_ID, strlen(PREP_ID)) != 0)
+        return JOURNAL_PARSE;
+    i += strlen(PREP_ID);
+    for (il = 0; i + il < len && il < sizeof(sp->id) - 1 && p[i + il] != '"'; il++)
+        if ((unsigned char)p[i + il] < 0x20 || (unsigned char)p[i + il] > 0x7e
+            || p[i + il] == '\\')
+            return JOURNAL_PARSE;
+    if (il == 0 || i + il + 1 >= len || p[i + il] != '"' || p[i + il + 1] != ',')
+        return JOURNAL_PARSE;
+    if (k == P_STATS && len - (i + il) >= strlen(PREP_STATS) + 2
+        && memcmp(p + i + il, PREP_STATS, strlen(PREP_STATS)) == 0 && p[len - 2] == '}') {
+        /* a job's summary is only ever shown: kept as the text it came as (what a parse and
+         * a dump of it make of a record otsyncd wrote), parsed when shown (state_inst_json) */
+        size_t v = i + il + strlen(PREP_STATS) - 1;     /* its "{" */
+        memset(sp, 0, sizeof(*sp));
+        sp->type = P_STATS;
+        memcpy(sp->id, p + i, il);
+        sp->id[il] = '\0';
+        sp->state = -1;
+        sp->has = HAS_STATS;
+        sp->stats = strndup(p + v, len - 1 - v);
+        return 0;
+    }
+    /* "{" and the members after the id */
+    rl = len - (i + il + 1);
+    if (!(rest = rl <= sizeof(small) ? small : malloc(rl)))
+        return JOURNAL_PARSE;
+    rest[0] = '{';
+    memcpy(rest + 1, p + i + il + 2, rl - 1);
+    rec = json_loadb(rest, rl, 0, NULL);
+    if (rest != small)
+        free(rest);
+    if (!json_is_object(rec) || json_object_size(rec) == 0) {
+        json_decref(rec);
+        return -OTSYNC_ECORRUPT;
+    }
+    collect(rec, &f);
+    if (f.t || f.id) {
+        /* a second "t" or "id": the last one counts, and that is state_apply's to see */
+        json_decref(rec);
+        return JOURNAL_PARSE;
+    }
+    memset(sp, 0, sizeof(*sp));
+    sp->type = (enum prep_type)k;
+    memcpy(sp->id, p + i, il);
+    sp->id[il] = '\0';
+    sp->at = (time_t)json_integer_value(f.at);
+    sp->state = (s = json_string_value(f.state)) ? sched_state_parse(s) : -1;
+    if (f.attempt) {
+        sp->has |= HAS_ATTEMPT;
+        sp->attempt = (int)json_integer_value(f.attempt);
+    }
+    if (f.base) {
+        sp->has |= HAS_BASE;
+        sp->base = (int)json_integer_value(f.base);
+    }
+    if (json_is_object(f.params)) {
+        sp->has |= HAS_PARAMS;
+        sp->params = json_object_size(f.params) ? json_dumps(f.params, JSON_COMPACT) : NULL;
+    }
+    if (json_is_object(f.stats)) {
+        sp->has |= HAS_STATS;
+        sp->stats = json_dumps(f.stats, JSON_COMPACT);
+    }
+    if (f.pid) {
+        sp->has |= HAS_PID;
+        sp->pid = (int)json_integer_value(f.pid);
+    }
+    if (f.retry_at) {
+        sp->has |= HAS_RETRY_AT;
+        sp->retry_at = (time_t)json_integer_value(f.retry_at);
+    }
+    if (f.created_at) {
+        sp->has |= HAS_CREATED_AT;
+        sp->created_at = (time_t)json_integer_value(f.created_at);
+    }
+    if (f.started_at) {
+        sp->has |= HAS_STARTED_AT;
+        sp->started_at = (time_t)json_integer_value(f.started_at);
+    }
+    if (f.ended_at) {
+        sp->has |= HAS_ENDED_AT;
+        sp->ended_at = (time_t)json_integer_value(f.ended_at);
+    }
+    if (f.backfill) {
+        sp->has |= HAS_BACKFILL;
+        sp->backfill = json_is_true(f.backfill);
+    }
+    if (f.reason) {
+        sp->has |= HAS_REASON;
+        sp->reason = (s = json_string_value(f.reason)) ? strdup(s) : NULL;
+    }
+    if (sp->type == P_CREATED || sp->type == P_INST) {
+        if ((s = json_string_value(f.task)))
+            sp->task = strdup(s);
+        if ((s = json_string_value(f.cyc))) {
+            sp->has |= HAS_CYC;
+            if (json_is_integer(f.ct)) {
+                sp->has |= HAS_CT;
+                sp->c = (time_t)json_integer_value(f.ct);
+            } else if (vars_parse_time(s, &sp->c) == 0) {
+                sp->has |= HAS_CT;
+            }
+        }
+    }
+    json_decref(rec);
+    return 0;
+}
+
+void
+state_release_prep(void *prep)
+{
+    struct state_prep *sp = prep;
+
+    free(sp->task);
+    free(sp->params);
+    free(sp->stats);
+    free(sp->reason);
+    sp->task = sp->params = sp->stats = sp->reason = NULL;
+}
+
+/* apply_fields for a prepared record: takes its texts. */
+static void
+apply_prep_fields(struct hinst *h, struct state_prep *sp)
+{
+    if (sp->state >= 0)
+        h->state = sp->state;
+    if (sp->has & HAS_ATTEMPT)
+        h->attempts = sp->attempt;
+    if (sp->has & HAS_BASE)
+        h->rerun_base = sp->base;
+    if (sp->has & HAS_PARAMS) {
+        free(h->params);
+        h->params = sp->params;
+        sp->params = NULL;
+    }
+    if (sp->has & HAS_STATS) {
+        free(h->stats);
+        h->stats = sp->stats;
+        sp->stats = NULL;
+    }
+    if (sp->has & HAS_PID)
+        h->pid = sp->pid;
+    if (sp->has & HAS_RETRY_AT)
+        h->next_try_at = sp->retry_at;
+    if (sp->has & HAS_CREATED_AT)
+        h->created_at = sp->created_at;
+    if (sp->has & HAS_STARTED_AT)
+        h->started_at = sp->started_at;
+    if (sp->has & HAS_ENDED_AT)
+        h->ended_at = sp->ended_at;
+    if (sp->has & HAS_BACKFILL)
+        h->backfill = sp->backfill;
+    if (sp->has & HAS_REASON) {
+        free(h->reason);
+        h->reason = sp->reason;
+        sp->reason = NULL;
+    }
+}
+
+int
+state_apply_prep(void *arg, void *prep, const char *segment, uint64_t offset)
+{
+    struct state *st = arg;
+    struct state_prep *sp = prep;
+    struct hinst *h = state_get(st, sp->id);
+    int rc = 0;
+
+    /* state_apply's steps, in its order, for the record types a prepared one can be */
+    (void)segment;
+    (void)offset;
+    if (h)
+        touch(st, h);
+    st->records++;
+    if (sp->at > st->last_at)
+        st->last_at = sp->at;
+    switch (sp->type) {
+    case P_CREATED:
+    case P_INST:
+        if (!sp->task || !(sp->has & HAS_CYC) || !(sp->has & HAS_CT))
+            break;
+        if (!h && !(h = hinst_add(st, sp->id, sp->task, sp->c))) {
+            rc = -OTSYNC_ENOMEM;
+            break;
+        }
+        if (sp->type == P_CREATED)
+            h->created_at = sp->at;
+        apply_prep_fields(h, sp);
+        break;
+    case P_STATE:
+        if (!h)
+            break;
+        apply_prep_fields(h, sp);
+        if (h->state == SCHED_RUNNING) {
+            h->started_at = sp->at;
+            h->pid = 0;
+        } else if (h->state != SCHED_WAITING) {
+            h->ended_at = sp->at;
+        }
+        break;
+    case P_PID:
+    case P_STATS:
+        if (h)
+            apply_prep_fields(h, sp);
+        break;
+    }
+    state_release_prep(sp);
+    return rc;
 }
 
 int
@@ -391,8 +721,11 @@ inst_text_new(const char *s, size_t len)
         return NULL;
     t->refs = 1;
     t->len = len;
-    memcpy(t->text, s, len);
-    t->text[len] = '\0';
+    t->whole = NULL;
+    if (s)
+        memcpy(t->own, s, len);
+    t->own[len] = '\0';
+    t->text = t->own;
     return t;
 }
 
@@ -405,8 +738,10 @@ inst_text_ref(struct inst_text *t)
 void
 inst_text_unref(struct inst_text *t)
 {
-    if (t && --t->refs == 0)
+    if (t && --t->refs == 0) {
+        inst_text_unref(t->whole);
         free(t);
+    }
 }
 
 struct inst_text *
@@ -428,6 +763,68 @@ state_inst_text(struct hinst *h)
     return h->json;
 }
 
+static bool
+finished(const struct hinst *h)
+{
+    return h->state == SCHED_SUCCESS || h->state == SCHED_FAILED || h->state == SCHED_KILLED
+           || h->state == SCHED_SKIPPED;
+}
+
+struct inst_text *
+state_range_text(struct state *st, time_t from, time_t to, size_t *ret_count)
+{
+    struct hinst *const *all;
+    size_t n = state_list(st, &all), lo = 0, hi = n, i, end, total = 0, off = 0;
+    struct inst_text *whole;
+
+    if (st->range && st->range_from == from && st->range_to == to) {
+        *ret_count = st->range_count;
+        return st->range;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (all[mid]->cyctime < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (end = lo; end < n && all[end]->cyctime < to; end++) {
+        /* only a range that is over: anything still to run would change it soon */
+        if (!finished(all[end]) || !state_inst_text(all[end]))
+            return NULL;
+        total += all[end]->json->len + 1;
+    }
+    if (end == lo || !(whole = inst_text_new(NULL, total - 1)))
+        return NULL;
+    for (i = lo; i < end; i++) {
+        memcpy(whole->own + off, all[i]->json->text, all[i]->json->len);
+        off += all[i]->json->len;
+        if (i + 1 < end)
+            whole->own[off++] = ',';
+    }
+    /* each instance's text becomes a slice of the whole, so the day is not held twice */
+    for (i = lo, off = 0; i < end; i++) {
+        struct inst_text *v = malloc(sizeof(*v));
+        if (v) {
+            v->refs = 1;
+            v->len = all[i]->json->len;
+            v->text = whole->own + off;
+            v->whole = whole;
+            inst_text_ref(whole);
+            inst_text_unref(all[i]->json);
+            all[i]->json = v;
+        }
+        off += all[i]->json->len + 1;
+    }
+    drop_range(st);
+    st->range = whole;
+    st->range_from = from;
+    st->range_to = to;
+    st->range_count = end - lo;
+    *ret_count = end - lo;
+    return whole;
+}
+
 int
 state_snapshot(struct state *st, struct journal *j, time_t keep_after, size_t *ret_dropped,
                struct otsync_err *err)
@@ -443,6 +840,7 @@ state_snapshot(struct state *st, struct journal *j, time_t keep_after, size_t *r
                      || h->state == SCHED_KILLED || h->state == SCHED_SKIPPED;
         json_t *rec;
         if (final && h->cyctime < keep_after) {
+            touch(st, h);
             hinst_free(h);
             dropped++;
             continue;
@@ -484,13 +882,6 @@ size_t
 state_count(const struct state *st)
 {
     return st->count;
-}
-
-static bool
-finished(const struct hinst *h)
-{
-    return h->state == SCHED_SUCCESS || h->state == SCHED_FAILED || h->state == SCHED_KILLED
-           || h->state == SCHED_SKIPPED;
 }
 
 /* Closes an archive file after making it durable; 0 or -OTSYNC_ESYS. */
@@ -577,10 +968,12 @@ state_archive(struct state *st, const char *dir, size_t keep, size_t *ret_n,
         return rc;      /* nothing leaves memory: it is all still in the journal */
     }
     for (i = 0; i < n; i++) {
-        if (newest[i] == 2)
+        if (newest[i] == 2) {
+            touch(st, st->all[i]);
             hinst_free(st->all[i]);
-        else
+        } else {
             st->all[kept++] = st->all[i];
+        }
     }
     st->count = kept;
     free(newest);

@@ -6,6 +6,7 @@
  * Exit status: 0 done; 1 the daemon (or the journal) said no; 2 usage; 3 no daemon to ask.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -226,7 +227,7 @@ on_warn(void *arg, const char *text)
 static struct state *
 offline_state(const struct opts *o)
 {
-    struct journal_opts jo = {.read_only = true, .skip_prefix = STATE_SKIP, .warn = on_warn};
+    struct journal_opts jo = {.read_only = true, STATE_JOURNAL_OPTS, .warn = on_warn};
     struct journal *j = NULL;
     struct otsync_err err;
     struct state *st;
@@ -856,6 +857,112 @@ do_log(struct opts *o, json_t *req, json_t *rep, const char *sock)
     return 0;
 }
 
+static bool
+write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Waits for the socket to be readable; false with r->why. */
+static bool
+wait_readable(struct reader *r)
+{
+    struct pollfd p = {r->fd, POLLIN, 0};
+
+    if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0) {
+        r->why = "no reply within 30 s";
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Passes the next `left` bytes of the reply to stdout: what was read already, then from the
+ * socket through a pipe with splice(2), so that the bytes (a day of instances is tens of MB)
+ * never enter this process; where stdout takes no splice (a terminal), by recv and write.
+ * Returns 0, or -1 with r->why.
+ */
+static int
+pass_on(struct reader *r, size_t left)
+{
+    size_t n = r->len < left ? r->len : left;
+    int p[2] = {-1, -1}, rc = -1;
+    bool spliced;
+
+    r->why = "output error";
+    if (fflush(stdout) != 0 || !write_all(STDOUT_FILENO, r->buf, n))
+        return -1;
+    left -= n;
+    r->len = 0;
+    spliced = pipe2(p, O_CLOEXEC) == 0;
+    if (spliced)
+        (void)fcntl(p[1], F_SETPIPE_SZ, 1 << 20);  /* fewer, larger moves; a hint */
+    while (left > 0) {
+        ssize_t in, out;
+        if (!wait_readable(r))
+            goto out;
+        if (spliced) {
+            in = splice(r->fd, NULL, p[1], NULL, left, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (in < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            if (in < 0 && errno == EINVAL) {
+                spliced = false;
+                continue;
+            }
+            if (in <= 0) {
+                r->why = in == 0 ? "the daemon closed the connection" : strerror(errno);
+                goto out;
+            }
+            left -= (size_t)in;
+            while (in > 0 && spliced) {
+                out = splice(p[0], NULL, STDOUT_FILENO, NULL, (size_t)in, SPLICE_F_MOVE);
+                if (out < 0 && errno == EINTR)
+                    continue;
+                if (out < 0 && errno == EINVAL)
+                    spliced = false;    /* stdout takes none: what is in the pipe, by hand */
+                else if (out <= 0)
+                    goto out;
+                else
+                    in -= out;
+            }
+            while (in > 0) {
+                char buf[65536];
+                out = read(p[0], buf, (size_t)in < sizeof(buf) ? (size_t)in : sizeof(buf));
+                if (out <= 0 || !write_all(STDOUT_FILENO, buf, (size_t)out))
+                    goto out;
+                in -= out;
+            }
+            continue;
+        }
+        in = recv(r->fd, r->buf, r->cap - 1 < left ? r->cap - 1 : left, MSG_DONTWAIT);
+        if (in < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (in <= 0) {
+            r->why = in == 0 ? "the daemon closed the connection" : strerror(errno);
+            goto out;
+        }
+        if (!write_all(STDOUT_FILENO, r->buf, (size_t)in))
+            goto out;
+        left -= (size_t)in;
+    }
+    rc = 0;
+out:
+    if (p[0] >= 0) {
+        close(p[0]);
+        close(p[1]);
+    }
+    return rc;
+}
+
 /* instances from the daemon: a header line, then the array, which --json passes on as it is. */
 static int
 instances_live(int fd, struct opts *o)
@@ -880,8 +987,18 @@ instances_live(int fd, struct opts *o)
         rc = EXIT_NO;
         goto out;
     }
+    if (o->json && json_is_integer(json_object_get(head, "bytes"))
+        && json_integer_value(json_object_get(head, "bytes")) > 0) {
+        if (pass_on(&r, (size_t)json_integer_value(json_object_get(head, "bytes"))) < 0) {
+            fprintf(stderr, "otsyncctl: %s\n", r.why);
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
     if (o->json) {
-        /* the array line goes to stdout as it arrives, never whole in memory */
+        /* a daemon that does not say how long the array is: it goes to stdout as it arrives
+         * until its newline, never whole in memory */
         bool end = false;
         while (!end) {
             struct pollfd p = {r.fd, POLLIN, 0};

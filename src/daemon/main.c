@@ -591,7 +591,7 @@ main(int argc, char **argv)
 
     {
         char note[48], jdir[PATH_MAX + 16];
-        struct journal_opts jo = {.salvage = salvage, .skip_prefix = STATE_SKIP,
+        struct journal_opts jo = {.salvage = salvage, STATE_JOURNAL_OPTS,
                                  .warn = on_journal_warn, .arg = &d};
         uint64_t t0 = uv_hrtime();
         snprintf(jdir, sizeof(jdir), "%s/journal", d.conf.state_dir);

@@ -4,7 +4,11 @@
  * the caller's TZ): per instance created, running, pid, one log line, stats, success.
  *   journal-gen write DIR TASKS PER_TASK     prints the number of records written
  *   journal-gen replay DIR                   prints records, instances and the replay time
+ *   journal-gen verify DIR                   replays as otsyncd does and the plain way (every
+ *                                            record parsed, one thread): exits 1 unless the
+ *                                            two states are the same
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +83,7 @@ gen(const char *dir, long tasks, long per_task)
 static int
 replay(const char *dir)
 {
-    struct journal_opts o = {.read_only = true, .skip_prefix = STATE_SKIP};
+    struct journal_opts o = {.read_only = true, STATE_JOURNAL_OPTS};
     struct journal *j;
     struct otsync_err err;
     struct state *st = state_new();
@@ -100,6 +104,73 @@ replay(const char *dir)
     return 0;
 }
 
+/* A replay into a new state; plain: every record parsed by jansson on this thread. */
+static struct state *
+load(const char *dir, bool plain)
+{
+    struct journal_opts o = {.read_only = true, STATE_JOURNAL_OPTS};
+    struct journal *j;
+    struct otsync_err err;
+    struct state *st = state_new();
+
+    if (plain) {
+        o.prepare = NULL;
+        o.apply = NULL;
+        o.release = NULL;
+    }
+    o.arg = st;
+    if (!st || journal_open(dir, &o, state_apply, &j, &err) < 0) {
+        fprintf(stderr, "journal-gen: %s\n", st ? err.msg : "out of memory");
+        exit(1);
+    }
+    journal_close(j);
+    return st;
+}
+
+/* The whole of an instance as text: its documented JSON with stats, and what that leaves out. */
+static char *
+inst_text(const struct hinst *h)
+{
+    json_t *o = state_inst_json(h, true);
+    char *s;
+
+    json_object_set_new(o, "_pid", json_integer(h->pid));
+    json_object_set_new(o, "_base", json_integer(h->rerun_base));
+    json_object_set_new(o, "_next_try_at", json_integer(h->next_try_at));
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static int
+verify(const char *dir)
+{
+    struct state *fast = load(dir, false), *plain = load(dir, true);
+    struct hinst *const *a, *const *b;
+    size_t n = state_list(fast, &a), i, bad = 0;
+
+    if (n != state_list(plain, &b) || state_records(fast) != state_records(plain)
+        || state_last_at(fast) != state_last_at(plain)) {
+        fprintf(stderr, "journal-gen: %zu instances, %zu plain\n", n, state_list(plain, &b));
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        char *x = inst_text(a[i]), *y = inst_text(b[i]);
+        if (!x || !y || strcmp(x, y) != 0) {
+            if (bad++ < 3)
+                fprintf(stderr, "journal-gen: differs:\n  %s\n  %s (plain)\n", x, y);
+        }
+        free(x);
+        free(y);
+    }
+    state_free(fast);
+    state_free(plain);
+    if (bad)
+        return 1;
+    printf("%zu instances, the same as a plain replay's\n", n);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -107,6 +178,9 @@ main(int argc, char **argv)
         return gen(argv[2], atol(argv[3]), atol(argv[4]));
     if (argc == 3 && strcmp(argv[1], "replay") == 0)
         return replay(argv[2]);
-    fprintf(stderr, "usage: journal-gen write DIR TASKS PER_TASK | journal-gen replay DIR\n");
+    if (argc == 3 && strcmp(argv[1], "verify") == 0)
+        return verify(argv[2]);
+    fprintf(stderr, "usage: journal-gen write DIR TASKS PER_TASK | journal-gen replay DIR | "
+                    "journal-gen verify DIR\n");
     return 2;
 }

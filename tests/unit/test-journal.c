@@ -1,7 +1,9 @@
 /*
  * test-journal.c - the journal's framing and recovery: records come back in order across
  * reopen and rotation; a torn tail is cut with its offset named; corruption in the middle
- * stops the open unless salvaging; compaction keeps only the snapshot; CRC-32C's check value.
+ * stops the open unless salvaging; compaction keeps only the snapshot; CRC-32C's check value,
+ * by the instruction and by tables. A scan on two threads ends exactly as one on one thread:
+ * the same records in the same order, the same warnings, errors and good prefix.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -132,6 +134,24 @@ test_crc32c_check_value(void **state)
     /* in pieces, across the 8-byte stride */
     assert_int_equal(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
     assert_int_equal(crc32c(0, "", 0), 0);
+    assert_int_equal(crc32c_portable(0, "123456789", 9), 0xe3069283u);
+}
+
+/* The fast path against the tables, at every alignment and length up to 64 bytes. */
+static void
+test_crc32c_paths_agree(void **state)
+{
+    unsigned char buf[80];
+    size_t a, n;
+
+    (void)state;
+    for (a = 0; a < sizeof(buf); a++)
+        buf[a] = (unsigned char)(a * 37 + 11);
+    for (a = 0; a < 8; a++)
+        for (n = 0; n <= 64; n++)
+            if (crc32c(7, buf + a, n) != crc32c_portable(7, buf + a, n))
+                fail_msg("crc32c at +%zu, %zu bytes: %08x, tables %08x", a, n,
+                         crc32c(7, buf + a, n), crc32c_portable(7, buf + a, n));
 }
 
 static void
@@ -340,11 +360,209 @@ test_read_only_cuts_nothing(void **state)
     journal_close(j);
 }
 
+/* What a scan did, to compare a threaded scan with a plain one. */
+struct trace {
+    int n, raw, stop_at;
+    int values[8192];
+    uint64_t offs[8192];
+    char warn[4][1100];
+    int warns;
+};
+
+static int
+trace_rec(void *arg, json_t *rec, const char *seg, uint64_t off)
+{
+    struct trace *t = arg;
+
+    (void)seg;
+    if (t->n < 8192) {
+        t->values[t->n] = (int)json_integer_value(json_object_get(rec, "n"));
+        t->offs[t->n] = off;
+    }
+    if (++t->n == t->stop_at)
+        return -OTSYNC_EINVAL;
+    return 0;
+}
+
+/* A prepared record: its parse (made on either thread), or none. */
+struct prep {
+    json_t *rec;
+};
+
+static int
+trace_prepare(void *prep, const char *payload, size_t len)
+{
+    struct prep *p = prep;
+
+    /* "raw" records alone, and of those every other one left to the record callback */
+    if (len < 11 || memcmp(payload, "{\"t\":\"raw\"", 10) != 0 || payload[len - 2] % 2)
+        return JOURNAL_PARSE;
+    p->rec = json_loadb(payload, len, 0, NULL);
+    if (!json_is_object(p->rec)) {
+        json_decref(p->rec);
+        return -OTSYNC_ECORRUPT;
+    }
+    return 0;
+}
+
+static int
+trace_apply(void *arg, void *prep, const char *seg, uint64_t off)
+{
+    struct prep *p = prep;
+    struct trace *t = arg;
+    int rc;
+
+    t->raw++;
+    rc = trace_rec(arg, p->rec, seg, off);
+    json_decref(p->rec);
+    return rc;
+}
+
+static void
+trace_release(void *prep)
+{
+    json_decref(((struct prep *)prep)->rec);
+}
+
+static void
+trace_warn(void *arg, const char *text)
+{
+    struct trace *t = arg;
+
+    if (t->warns < 4)
+        snprintf(t->warn[t->warns], sizeof(t->warn[0]), "%s", text);
+    t->warns++;
+}
+
+/* Scans buf on one thread and on two; both must tell the same story. Returns what the
+ * scan returned, and the number of warnings in *ret_warns. */
+static int
+scan_both(const unsigned char *buf, size_t len, bool last, bool salvage, int stop_at,
+          int *ret_warns)
+{
+    static struct trace t[2];
+    struct otsync_err err[2];
+    size_t good[2];
+    int rc[2], k, i;
+
+    for (k = 0; k < 2; k++) {
+        struct journal_opts o = {.salvage = salvage, .skip_prefix = "{\"t\":\"skip\"",
+                                 .prepare = trace_prepare, .apply = trace_apply,
+                                 .release = trace_release, .prep_size = sizeof(struct prep),
+                                 .parallel_min = 1, .warn = trace_warn, .arg = &t[k]};
+        if (!k) {
+            /* the plain scan: every record parsed whole, on this thread */
+            o.prepare = NULL;
+            o.apply = NULL;
+            o.release = NULL;
+        }
+        memset(&t[k], 0, sizeof(t[k]));
+        memset(&err[k], 0, sizeof(err[k]));
+        t[k].stop_at = stop_at;
+        rc[k] = journal_scan(buf, len, "seg", last, &o, trace_rec, &good[k], &err[k]);
+    }
+    assert_int_equal(rc[1], rc[0]);
+    assert_string_equal(err[1].msg, err[0].msg);
+    assert_int_equal(good[1], good[0]);
+    assert_int_equal(t[1].n, t[0].n);
+    assert_int_equal(t[1].warns, t[0].warns);
+    for (i = 0; i < t[0].n && i < 8192; i++) {
+        assert_int_equal(t[1].values[i], t[0].values[i]);
+        assert_int_equal(t[1].offs[i], t[0].offs[i]);
+    }
+    for (i = 0; i < t[0].warns && i < 4; i++)
+        assert_string_equal(t[1].warn[i], t[0].warn[i]);
+    *ret_warns = t[0].warns;
+    assert_true(t[1].raw > 0 || t[1].n == 0);     /* the prepared path was taken */
+    return rc[0];
+}
+
+static unsigned char *
+read_file(const char *path, size_t *ret_len)
+{
+    unsigned char *buf;
+    FILE *f = fopen(path, "rb");
+    long n;
+
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *ret_len = (size_t)n;
+    return buf;
+}
+
+static void
+test_threaded_scan_matches(void **state)
+{
+    struct seen s;
+    struct journal *j;
+    struct otsync_err err;
+    unsigned char *buf;
+    char path[512];
+    size_t len, off, k;
+    int i, w;
+
+    (void)state;
+    j = open_j(&s, false, 0, 0);
+    /* several windows' worth, with records skipped, raw and not objects' kin */
+    for (i = 0; i < 7000; i++) {
+        const char *t = i % 5 == 1 ? "skip" : i % 5 == 2 ? "raw" : "test";
+        json_t *r = json_pack("{s:s, s:i, s:s}", "t", t, "n", i, "pad", "0123456789");
+        assert_int_equal(journal_append(j, r, false, &err), 0);
+        json_decref(r);
+    }
+    assert_int_equal(journal_flush(j, &err), 0);
+    journal_close(j);
+    last_segment(path, sizeof(path));
+    buf = read_file(path, &len);
+    assert_int_equal(scan_both(buf, len, true, false, 0, &w), 0);
+    assert_int_equal(w, 0);
+    assert_int_equal(scan_both(buf, len, false, false, 0, &w), 0);
+    assert_int_equal(scan_both(buf, len, true, false, 4500, &w), -OTSYNC_EINVAL);
+    /* a torn tail */
+    assert_int_equal(scan_both(buf, len - 5, true, false, 0, &w), 0);
+    assert_int_equal(w, 1);
+    assert_int_equal(scan_both(buf, len - 5, false, false, 0, &w), -OTSYNC_ECORRUPT);
+    assert_int_equal(scan_both(buf, len - 5, false, true, 0, &w), 0);
+    assert_int_equal(w, 1);
+    /* corruption in the middle of several windows: a flipped payload byte, then a record
+     * whose payload is well framed but no JSON object (a bad CRC is the same bad frame) */
+    for (k = 0, off = JOURNAL_MAGIC_LEN; k < 3100; k++)
+        off += 8 + (buf[off] | buf[off + 1] << 8);
+    buf[off + 12] ^= 0x20;
+    for (k = 0; k < 2502; k++)      /* a "raw" one: prepared, then found bad */
+        off += 8 + (buf[off] | buf[off + 1] << 8);
+    {
+        uint32_t n = buf[off] | buf[off + 1] << 8, c;
+        assert_memory_equal(buf + off + 8, "{\"t\":\"raw\",", 11);
+        memset(buf + off + 19, ' ', n - 12);
+        buf[off + 19] = '1';                /* "{"t":"raw",1   }": not JSON */
+        c = crc32c(crc32c(0, buf + off, 4), buf + off + 8, n);
+        buf[off + 4] = (unsigned char)c;
+        buf[off + 5] = (unsigned char)(c >> 8);
+        buf[off + 6] = (unsigned char)(c >> 16);
+        buf[off + 7] = (unsigned char)(c >> 24);
+    }
+    assert_int_equal(scan_both(buf, len, true, false, 0, &w), -OTSYNC_ECORRUPT);
+    assert_int_equal(scan_both(buf, len, true, true, 0, &w), 0);
+    assert_int_equal(w, 2);
+    assert_int_equal(scan_both(buf, len, false, true, 0, &w), 0);
+    assert_int_equal(scan_both(buf, len - 5, true, true, 0, &w), 0);
+    assert_int_equal(w, 3);
+    free(buf);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_check_value),
+        cmocka_unit_test(test_crc32c_paths_agree),
         cmocka_unit_test_setup_teardown(test_append_and_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_tail_is_cut, setup, teardown),
@@ -353,6 +571,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rotation_and_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_keeps_only_the_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_cuts_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threaded_scan_matches, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
