@@ -7,13 +7,18 @@
  * state_apply's rules).
  *
  * Records (payload JSON, "t" is the type):
- *   created {id, task, cyc, ct, at, state, params, reason?, backfill?}   (ct: cyc as epoch)
- *   state   {id, state, attempt, base, at, retry_at?, reason?, exit?}
+ *   created {id, ct, at, task?, cyc?, state?, reason?, backfill?, params}   (ct: cyc as epoch)
+ *   state   {id, state, at, attempt?, base?, retry_at?, reason?, exit?}
  *   pid     {id, pid}            stats {id, stats}            log {id, line}
  *   inst    {every field}        (a compaction snapshot of one instance)
  *   op      {what, uid, at, id? | task?, from?, to?, ok, error?}
  *   reload  {ok, at, tasks?, errors?}         start {at, pid, version}      stop {at}
  *   paused  {task, paused}       (snapshot of an operator's pause)
+ * A record holds what it changes: an instance's task and cycle are its id's ("task@cyc",
+ * written only when the id does not say them), a created one is waiting unless it says
+ * otherwise, and a state record leaves out an attempt, base or reason the instance already
+ * has. (Earlier journals wrote them all; a replay reads both.) A third of the bytes a
+ * replay parsed were such repeats.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "otsync/jsonarena.h"
 #include "otsync/strhash.h"
 #include "otsync/vars.h"
 #include "otsync/state.h"
@@ -47,6 +53,8 @@ state_new(void)
 {
     struct state *st = calloc(1, sizeof(*st));
 
+    /* before a replay starts the thread that parses with it (state_prepare) */
+    jsonarena_install();
     if (!st)
         return NULL;
     st->paused = json_object();
@@ -144,8 +152,25 @@ rehash(struct state *st, size_t size)
     return 0;
 }
 
+/* The cycle text of an id "task@yyyymmddhh24miss" (its task: the id before it, less one), or
+ * NULL when the id is not so made. */
+static const char *
+id_cyc(const char *id)
+{
+    const char *c = strrchr(id, '@');
+    size_t i;
+
+    if (!c || c == id)
+        return NULL;
+    for (i = 1; i <= 14; i++)
+        if (c[i] < '0' || c[i] > '9')
+            return NULL;
+    return c[15] == '\0' ? c + 1 : NULL;
+}
+
 static struct hinst *
-hinst_add(struct state *st, const char *id, const char *task, time_t cyctime)
+hinst_add(struct state *st, const char *id, const char *task, size_t task_len,
+          time_t cyctime)
 {
     struct hinst *h;
 
@@ -160,7 +185,8 @@ hinst_add(struct state *st, const char *id, const char *task, time_t cyctime)
         st->all = na;
         st->cap = cap;
     }
-    if (!(h = calloc(1, sizeof(*h))) || !(h->id = strdup(id)) || !(h->task = strdup(task))) {
+    if (!(h = calloc(1, sizeof(*h))) || !(h->id = strdup(id))
+        || !(h->task = strndup(task, task_len))) {
         if (h)
             free(h->id);
         free(h);
@@ -190,6 +216,8 @@ jstr(const json_t *rec, const char *key)
 struct fields {
     json_t *t, *id, *at, *task, *cyc, *ct, *state, *attempt, *base, *params, *stats, *pid,
            *retry_at, *created_at, *started_at, *ended_at, *backfill, *reason;
+    bool params_last;           /* "params" is the last member */
+    bool nested;                /* a member other than "params" holds an object or array */
 };
 
 static void
@@ -225,6 +253,9 @@ collect(json_t *rec, struct fields *f)
         }
         if (slot)
             *slot = v;
+        f->params_last = slot == &f->params;
+        if (slot != &f->params && (json_is_object(v) || json_is_array(v)))
+            f->nested = true;
     }
 }
 
@@ -298,20 +329,24 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
         return 0;       /* a record from a newer otsyncd: not ours to judge */
     if (strcmp(t, "created") == 0 || strcmp(t, "inst") == 0) {
         const char *task = json_string_value(f.task), *cyc = json_string_value(f.cyc);
+        const char *idc = id ? id_cyc(id) : NULL;
         time_t c;
         /* "ct" (the instant) spares a mktime per record, which glibc makes slow in zones with
-         * rules; "cyc" (the local text) is what a reader of the journal sees */
-        if (!id || !task || !cyc)
+         * rules; task and cyc are the id's unless the record says otherwise */
+        if (!id || (!task && !idc) || (!cyc && !idc))
             return 0;
         if (json_is_integer(f.ct))
             c = (time_t)json_integer_value(f.ct);
-        else if (vars_parse_time(cyc, &c) < 0)
+        else if (vars_parse_time(cyc ? cyc : idc, &c) < 0)
             return 0;
-        if (!h && !(h = hinst_add(st, id, task, c)))
+        if (!h && !(h = hinst_add(st, id, task ? task : id,
+                                  task ? strlen(task) : (size_t)(idc - 1 - id), c)))
             return -OTSYNC_ENOMEM;
         if (strcmp(t, "created") == 0) {
             /* created again (a rerun of an instance the scheduler had freed keeps its id) */
             h->created_at = at;
+            if (!f.state)
+                h->state = SCHED_WAITING;
         }
         apply_fields(h, &f);
     } else if (!h) {
@@ -380,6 +415,30 @@ const size_t state_prep_size = sizeof(struct state_prep);
 #define PREP_ID "\",\"id\":\""
 #define PREP_STATS "\",\"stats\":{"
 
+/*
+ * A created record's params as the text the record holds (otsyncd wrote it as json_dumps
+ * would: dumping the parsed object again was an eighth of a replay), or a fresh dump when
+ * that text cannot be told for sure. m: the record's members after the id, up to its closing
+ * brace; parsed without duplicate keys. The first `,"params":{` in m is a "params" key (a `"`
+ * after a `,` opens a string and cannot be inside one) at the top level when every other
+ * top-level value is a scalar, so, no key being there twice, it is the record's params; and
+ * when params is the last member its text runs from that `{` to the record's closing brace.
+ * The text is then valid JSON whose parse is f->params (whitespace and escapes as written:
+ * state_params parses it before anyone sees it).
+ */
+static char *
+params_text(const char *m, size_t n, const struct fields *f)
+{
+    static const char key[] = ",\"params\":{";
+    const char *at;
+
+    if (!f->params_last || f->nested || n < 2 || m[n - 1] != '}'
+        || !(at = memmem(m, n, key, strlen(key))))
+        return json_dumps(f->params, JSON_COMPACT);
+    at += strlen(key) - 1;
+    return strndup(at, (size_t)(m + n - 1 - at));
+}
+
 int
 state_prepare(void *prep, const char *p, size_t len)
 {
@@ -428,9 +487,18 @@ state_prepare(void *prep, const char *p, size_t len)
         return JOURNAL_PARSE;
     rest[0] = '{';
     memcpy(rest + 1, p + i + il + 2, rl - 1);
-    rec = json_loadb(rest, rl, 0, NULL);
+    /* the tree lives until this function returns: its memory from this thread's arena (the
+     * previous record's tree is gone), the texts kept of it from malloc */
+    jsonarena_reset();
+    jsonarena_on();
+    /* a created record's params are kept as their text (params_text): no key may be there
+     * twice, or the text found could be the one the parse let the other replace */
+    rec = json_loadb(rest, rl, k == P_CREATED ? JSON_REJECT_DUPLICATES : 0, NULL);
+    jsonarena_off();
     if (rest != small)
         free(rest);
+    if (!rec && k == P_CREATED)
+        return JOURNAL_PARSE;   /* invalid, or a key twice: state_apply's to judge */
     if (!json_is_object(rec) || json_object_size(rec) == 0) {
         json_decref(rec);
         return -OTSYNC_ECORRUPT;
@@ -457,7 +525,9 @@ state_prepare(void *prep, const char *p, size_t len)
     }
     if (json_is_object(f.params)) {
         sp->has |= HAS_PARAMS;
-        sp->params = json_object_size(f.params) ? json_dumps(f.params, JSON_COMPACT) : NULL;
+        sp->params = !json_object_size(f.params) ? NULL
+                     : k == P_CREATED ? params_text(p + i + il + 2, len - (i + il + 2), &f)
+                     : json_dumps(f.params, JSON_COMPACT);
     }
     if (json_is_object(f.stats)) {
         sp->has |= HAS_STATS;
@@ -492,9 +562,14 @@ state_prepare(void *prep, const char *p, size_t len)
         sp->reason = (s = json_string_value(f.reason)) ? strdup(s) : NULL;
     }
     if (sp->type == P_CREATED || sp->type == P_INST) {
+        const char *idc = id_cyc(sp->id);
+        if (k == P_CREATED && !f.state)
+            sp->state = SCHED_WAITING;
         if ((s = json_string_value(f.task)))
             sp->task = strdup(s);
-        if ((s = json_string_value(f.cyc))) {
+        else if (idc)
+            sp->task = strndup(sp->id, (size_t)(idc - 1 - sp->id));
+        if ((s = json_string_value(f.cyc)) || (s = idc)) {
             sp->has |= HAS_CYC;
             if (json_is_integer(f.ct)) {
                 sp->has |= HAS_CT;
@@ -580,7 +655,7 @@ state_apply_prep(void *arg, void *prep, const char *segment, uint64_t offset)
     case P_INST:
         if (!sp->task || !(sp->has & HAS_CYC) || !(sp->has & HAS_CT))
             break;
-        if (!h && !(h = hinst_add(st, sp->id, sp->task, sp->c))) {
+        if (!h && !(h = hinst_add(st, sp->id, sp->task, strlen(sp->task), sp->c))) {
             rc = -OTSYNC_ENOMEM;
             break;
         }

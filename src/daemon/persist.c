@@ -8,6 +8,7 @@
  * ride along without forcing a sync.
  */
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -60,15 +61,25 @@ persist_changed(struct daemon *d, const struct sched_instance *inst, enum sched_
     time_t at;
 
     if (ev == SCHED_EV_CREATED) {
-        rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o}", "t", "created", "id",
-                        inst->id, "task", inst->task, "cyc",
-                        vars_format_cyctime(inst->cyctime, ts), "ct", (json_int_t)inst->cyctime,
-                        "at", (json_int_t)inst->created_at, "state",
-                        sched_state_name(inst->state), "params", params_json(inst));
+        char id[256];
+        /* only what the id and the defaults do not say (state.c, "Records"); params last,
+         * where a replay takes them as written */
+        rec = json_pack("{s:s, s:s, s:I, s:I}", "t", "created", "id", inst->id, "ct",
+                        (json_int_t)inst->cyctime, "at", (json_int_t)inst->created_at);
+        vars_format_cyctime(inst->cyctime, ts);
+        snprintf(id, sizeof(id), "%s@%s", inst->task, ts);
+        if (rec && strcmp(id, inst->id) != 0) {
+            json_object_set_new(rec, "task", json_string(inst->task));
+            json_object_set_new(rec, "cyc", json_string(ts));
+        }
+        if (rec && inst->state != SCHED_WAITING)
+            json_object_set_new(rec, "state", json_string(sched_state_name(inst->state)));
         if (rec && inst->reason)
             json_object_set_new(rec, "reason", json_string(inst->reason));
         if (rec && d->in_backfill)
             json_object_set_new(rec, "backfill", json_true());
+        if (rec)
+            json_object_set_new(rec, "params", params_json(inst));
         /* a lost creation is made again, identically, after a restart */
         record(d, rec, false);
         return;
@@ -91,14 +102,21 @@ persist_changed(struct daemon *d, const struct sched_instance *inst, enum sched_
         at = inst->ended_at ? inst->ended_at : now_s(d);
         break;
     }
-    rec = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I}", "t", "state", "id", inst->id, "state",
-                    sched_state_name(inst->state), "attempt", inst->attempts, "base",
-                    inst->rerun_base, "at", (json_int_t)at);
+    rec = json_pack("{s:s, s:s, s:s, s:I}", "t", "state", "id", inst->id, "state",
+                    sched_state_name(inst->state), "at", (json_int_t)at);
     if (!rec)
         return;
+    /* what the journal's instance (h: what a replay makes of the records so far) already
+     * has is left out: a replay's work is the bytes it parses */
+    if (!h || h->attempts != inst->attempts)
+        json_object_set_new(rec, "attempt", json_integer(inst->attempts));
+    if (!h || h->rerun_base != inst->rerun_base)
+        json_object_set_new(rec, "base", json_integer(inst->rerun_base));
     if (inst->state == SCHED_RETRY_WAIT)
         json_object_set_new(rec, "retry_at", json_integer(inst->next_try_at));
-    if (inst->state != SCHED_RUNNING)
+    if (inst->state != SCHED_RUNNING
+        && (!h || !h->reason != !inst->reason
+            || (h->reason && strcmp(h->reason, inst->reason) != 0)))
         json_object_set_new(rec, "reason", inst->reason ? json_string(inst->reason)
                                                         : json_null());
     record(d, rec, durable);

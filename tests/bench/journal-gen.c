@@ -54,21 +54,25 @@ gen(const char *dir, long tasks, long per_task)
             char id[64], task[32];
             snprintf(task, sizeof(task), "t%ld", i);
             snprintf(id, sizeof(id), "%s@%s", task, ts);
-            put(j, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:{s:s, s:s}}", "t", "created",
-                             "id", id, "task", task, "cyc", ts, "ct", (json_int_t)cyc, "at",
-                             (json_int_t)cyc - 2,
-                             "state", "waiting", "params", "startTime", prev, "endTime", ts),
+            /* as persist.c writes them: task, cycle and "waiting" are the id's and the
+             * defaults, an attempt, base or reason the instance has is left out */
+            put(j, json_pack("{s:s, s:s, s:I, s:I, s:{s:s, s:s}}", "t", "created", "id", id,
+                             "ct", (json_int_t)cyc, "at", (json_int_t)cyc - 2, "params",
+                             "startTime", prev, "endTime", ts),
                 &n);
-            put(j, json_pack("{s:s, s:s, s:s, s:i, s:i, s:I}", "t", "state", "id", id, "state",
-                             "running", "attempt", 1, "base", 0, "at", (json_int_t)cyc), &n);
+            put(j, json_pack("{s:s, s:s, s:s, s:I, s:i}", "t", "state", "id", id, "state",
+                             "running", "at", (json_int_t)cyc, "attempt", 1), &n);
             put(j, json_pack("{s:s, s:s, s:i}", "t", "pid", "id", id, "pid", 10000 + (int)i), &n);
             put(j, json_pack("{s:s, s:s, s:s}", "t", "log", "id", id, "line",
-                             "otsync-run info: job finished: 1 records read, 1 written"), &n);
-            put(j, json_pack("{s:s, s:s, s:{s:s, s:i, s:i}}", "t", "stats", "id", id, "stats",
-                             "status", "success", "records_read", 1, "records_written", 1), &n);
-            put(j, json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:n}", "t", "state", "id", id,
-                             "state", "success", "attempt", 1, "base", 0, "at",
-                             (json_int_t)cyc + 1, "reason"), &n);
+                             "2018-10-16T00:00:00.538 otsync-run info: job finished: 1 records "
+                             "read, 1 written, 0 dirty, 0.0 MB in 0.0 s (1000 rows/s, 0.00 MB/s)"),
+                &n);
+            put(j, json_pack("{s:s, s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f}}", "t",
+                             "stats", "id", id, "stats", "status", "success", "exit_code", 0,
+                             "records_read", 1, "records_written", 1, "records_dirty", 0, "bytes",
+                             1, "elapsed_ms", 0, "rows_per_s", 1000, "mb_per_s", 0.0), &n);
+            put(j, json_pack("{s:s, s:s, s:s, s:I}", "t", "state", "id", id, "state", "success",
+                             "at", (json_int_t)cyc + 1), &n);
         }
         if (journal_flush(j, &err) < 0) {
             fprintf(stderr, "journal-gen: %s\n", err.msg);
