@@ -16,7 +16,8 @@
 
 /* One instance as the journal tells it. */
 struct hinst {
-    char *id;
+    char *id;                   /* id and task: in the instance's own block */
+    size_t hash;                /* otsync_strhash(id): the index's, kept to spare rehashing */
     char *task;
     time_t cyctime;
     enum sched_state state;

@@ -68,8 +68,6 @@ state_new(void)
 static void
 hinst_free(struct hinst *h)
 {
-    free(h->id);
-    free(h->task);
     free(h->reason);
     free(h->params);
     free(h->stats);
@@ -113,17 +111,24 @@ state_free(struct state *st)
     free(st);
 }
 
-struct hinst *
-state_get(struct state *st, const char *id)
+/* The instance of id, whose otsync_strhash is hash (a replay hashes on its second thread). */
+static struct hinst *
+find(struct state *st, const char *id, size_t hash)
 {
     size_t i;
 
     if (!st->hash_size)
         return NULL;
-    for (i = otsync_strhash(id) & (st->hash_size - 1); st->hash[i]; i = (i + 1) & (st->hash_size - 1))
-        if (strcmp(st->hash[i]->id, id) == 0)
+    for (i = hash & (st->hash_size - 1); st->hash[i]; i = (i + 1) & (st->hash_size - 1))
+        if (st->hash[i]->hash == hash && strcmp(st->hash[i]->id, id) == 0)
             return st->hash[i];
     return NULL;
+}
+
+struct hinst *
+state_get(struct state *st, const char *id)
+{
+    return find(st, id, otsync_strhash(id));
 }
 
 static void
@@ -131,7 +136,7 @@ hash_put(struct hinst **hash, size_t size, struct hinst *h)
 {
     size_t i;
 
-    for (i = otsync_strhash(h->id) & (size - 1); hash[i]; i = (i + 1) & (size - 1))
+    for (i = h->hash & (size - 1); hash[i]; i = (i + 1) & (size - 1))
         ;
     hash[i] = h;
 }
@@ -169,10 +174,11 @@ id_cyc(const char *id)
 }
 
 static struct hinst *
-hinst_add(struct state *st, const char *id, const char *task, size_t task_len,
+hinst_add(struct state *st, const char *id, size_t hash, const char *task, size_t task_len,
           time_t cyctime)
 {
     struct hinst *h;
+    size_t id_len = strlen(id);
 
     if ((st->count + 1) * 2 > st->hash_size
         && rehash(st, st->hash_size ? st->hash_size * 2 : 1024) < 0)
@@ -185,13 +191,15 @@ hinst_add(struct state *st, const char *id, const char *task, size_t task_len,
         st->all = na;
         st->cap = cap;
     }
-    if (!(h = calloc(1, sizeof(*h))) || !(h->id = strdup(id))
-        || !(h->task = strndup(task, task_len))) {
-        if (h)
-            free(h->id);
-        free(h);
+    /* the id and task in the instance's own block: one allocation where three were */
+    if (!(h = calloc(1, sizeof(*h) + id_len + 1 + task_len + 1)))
         return NULL;
-    }
+    h->id = (char *)(h + 1);
+    memcpy(h->id, id, id_len + 1);
+    h->task = h->id + id_len + 1;
+    memcpy(h->task, task, task_len);
+    h->task[task_len] = '\0';
+    h->hash = hash;
     h->cyctime = cyctime;
     h->state = SCHED_WAITING;
     touch(st, h);
@@ -339,7 +347,7 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
             c = (time_t)json_integer_value(f.ct);
         else if (vars_parse_time(cyc ? cyc : idc, &c) < 0)
             return 0;
-        if (!h && !(h = hinst_add(st, id, task ? task : id,
+        if (!h && !(h = hinst_add(st, id, otsync_strhash(id), task ? task : id,
                                   task ? strlen(task) : (size_t)(idc - 1 - id), c)))
             return -OTSYNC_ENOMEM;
         if (strcmp(t, "created") == 0) {
@@ -395,7 +403,7 @@ enum {
     HAS_ATTEMPT = 1 << 0, HAS_BASE = 1 << 1, HAS_PARAMS = 1 << 2, HAS_STATS = 1 << 3,
     HAS_PID = 1 << 4, HAS_RETRY_AT = 1 << 5, HAS_CREATED_AT = 1 << 6, HAS_STARTED_AT = 1 << 7,
     HAS_ENDED_AT = 1 << 8, HAS_BACKFILL = 1 << 9, HAS_REASON = 1 << 10, HAS_CYC = 1 << 11,
-    HAS_CT = 1 << 12,
+    HAS_CT = 1 << 12, HAS_ID_TASK = 1 << 13,
 };
 
 struct state_prep {
@@ -406,6 +414,8 @@ struct state_prep {
     bool backfill;
     time_t at, c, retry_at, created_at, started_at, ended_at;   /* c: cyc's instant */
     char *task, *params, *stats, *reason;                       /* owned; NULL when none */
+    size_t task_len;            /* HAS_ID_TASK: the task is the id's first task_len bytes */
+    size_t hash;                /* otsync_strhash(id) */
     char id[128];
 };
 
@@ -476,6 +486,7 @@ state_prepare(void *prep, const char *p, size_t len)
         sp->type = P_STATS;
         memcpy(sp->id, p + i, il);
         sp->id[il] = '\0';
+        sp->hash = otsync_strhash(sp->id);
         sp->state = -1;
         sp->has = HAS_STATS;
         sp->stats = strndup(p + v, len - 1 - v);
@@ -513,6 +524,7 @@ state_prepare(void *prep, const char *p, size_t len)
     sp->type = (enum prep_type)k;
     memcpy(sp->id, p + i, il);
     sp->id[il] = '\0';
+    sp->hash = otsync_strhash(sp->id);
     sp->at = (time_t)json_integer_value(f.at);
     sp->state = (s = json_string_value(f.state)) ? sched_state_parse(s) : -1;
     if (f.attempt) {
@@ -565,10 +577,12 @@ state_prepare(void *prep, const char *p, size_t len)
         const char *idc = id_cyc(sp->id);
         if (k == P_CREATED && !f.state)
             sp->state = SCHED_WAITING;
-        if ((s = json_string_value(f.task)))
+        if ((s = json_string_value(f.task))) {
             sp->task = strdup(s);
-        else if (idc)
-            sp->task = strndup(sp->id, (size_t)(idc - 1 - sp->id));
+        } else if (idc) {
+            sp->has |= HAS_ID_TASK;
+            sp->task_len = (size_t)(idc - 1 - sp->id);
+        }
         if ((s = json_string_value(f.cyc)) || (s = idc)) {
             sp->has |= HAS_CYC;
             if (json_is_integer(f.ct)) {
@@ -639,7 +653,7 @@ state_apply_prep(void *arg, void *prep, const char *segment, uint64_t offset)
 {
     struct state *st = arg;
     struct state_prep *sp = prep;
-    struct hinst *h = state_get(st, sp->id);
+    struct hinst *h = find(st, sp->id, sp->hash);
     int rc = 0;
 
     /* state_apply's steps, in its order, for the record types a prepared one can be */
@@ -653,9 +667,11 @@ state_apply_prep(void *arg, void *prep, const char *segment, uint64_t offset)
     switch (sp->type) {
     case P_CREATED:
     case P_INST:
-        if (!sp->task || !(sp->has & HAS_CYC) || !(sp->has & HAS_CT))
+        if ((!sp->task && !(sp->has & HAS_ID_TASK)) || !(sp->has & HAS_CYC)
+            || !(sp->has & HAS_CT))
             break;
-        if (!h && !(h = hinst_add(st, sp->id, sp->task, strlen(sp->task), sp->c))) {
+        if (!h && !(h = hinst_add(st, sp->id, sp->hash, sp->task ? sp->task : sp->id,
+                                  sp->task ? strlen(sp->task) : sp->task_len, sp->c))) {
             rc = -OTSYNC_ENOMEM;
             break;
         }
