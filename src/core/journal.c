@@ -141,7 +141,7 @@ struct scan {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;          /* work published, a window prepared, the thread out, quit */
-    struct window *todo;        /* the window the thread may take from */
+    struct window *todo[2];     /* the windows the thread may take from, oldest first */
     struct window *busy;        /* the window the thread is working in (NULL: none) */
     bool quit;
     struct window w[2];
@@ -216,7 +216,9 @@ prepare_thread(void *arg)
 
     pthread_mutex_lock(&sc->mu);
     while (!sc->quit) {
-        w = sc->todo;
+        w = sc->todo[0];
+        if (w && __atomic_load_n(&w->claimed, __ATOMIC_RELAXED) >= w->count)
+            w = sc->todo[1];
         if (!w || __atomic_load_n(&w->claimed, __ATOMIC_RELAXED) >= w->count) {
             pthread_cond_wait(&sc->cv, &sc->mu);
             continue;
@@ -232,8 +234,9 @@ prepare_thread(void *arg)
     return NULL;
 }
 
-/* Frames w from `from` on and offers it to the other thread, once that thread is out of it
- * (it may still be leaving it after its last group); it cannot take w while w is framed. */
+/* Frames w from `from` on and offers it to the other thread (after any window offered
+ * before), once that thread is out of it (it may still be leaving it after its last group);
+ * it cannot take w while w is framed. */
 static void
 start_window(struct scan *sc, struct window *w, size_t from)
 {
@@ -242,14 +245,18 @@ start_window(struct scan *sc, struct window *w, size_t from)
         return;
     }
     pthread_mutex_lock(&sc->mu);
-    if (sc->todo == w)
-        sc->todo = NULL;
+    if (sc->todo[0] == w) {
+        sc->todo[0] = sc->todo[1];
+        sc->todo[1] = NULL;
+    } else if (sc->todo[1] == w) {
+        sc->todo[1] = NULL;
+    }
     while (sc->busy == w)
         pthread_cond_wait(&sc->cv, &sc->mu);
     pthread_mutex_unlock(&sc->mu);
     frame_window(sc, w, from);
     pthread_mutex_lock(&sc->mu);
-    sc->todo = w;
+    sc->todo[sc->todo[0] ? 1 : 0] = w;
     pthread_cond_broadcast(&sc->cv);
     pthread_mutex_unlock(&sc->mu);
 }
@@ -375,7 +382,7 @@ journal_scan(const unsigned char *buf, size_t len, const char *name, bool last,
     struct scan *sc;
     struct window *cur, *nxt, *t;
     size_t off = JOURNAL_MAGIC_LEN, i;
-    bool have_cur = false, have_nxt;
+    bool have_cur = false, have_nxt = false;
     int rc = 0;
 
     *ret_good = 0;
@@ -399,11 +406,14 @@ journal_scan(const unsigned char *buf, size_t len, const char *name, bool last,
         bool bad;
         if (!have_cur)
             start_window(sc, cur, off);
-        finish_window(sc, cur);
-        /* the next window is prepared by the other thread while this one is applied */
-        have_nxt = sc->threaded && cur->count == WINDOW;
-        if (have_nxt)
+        /* the next window is offered before this one is done, so that the other thread goes
+         * on to it from its last group here, while this one is finished and applied (waiting
+         * to be handed it cost that thread a tenth of a replay) */
+        if (!have_nxt && sc->threaded && cur->count == WINDOW) {
             start_window(sc, nxt, cur->s[WINDOW - 1].off + cur->s[WINDOW - 1].n);
+            have_nxt = true;
+        }
+        finish_window(sc, cur);
         for (i = 0; i < cur->count; i++) {
             struct slot *s = &cur->s[i];
             if (s->skip)
@@ -427,6 +437,7 @@ journal_scan(const unsigned char *buf, size_t len, const char *name, bool last,
             cur = nxt;
             nxt = t;
             have_cur = have_nxt;
+            have_nxt = false;
             continue;
         }
         /* the window ended early: the segment's end, a record the callback refused, a bad
@@ -435,7 +446,7 @@ journal_scan(const unsigned char *buf, size_t len, const char *name, bool last,
             finish_window(sc, nxt);
             drop_window(sc, nxt, 0);
         }
-        have_cur = false;
+        have_cur = have_nxt = false;
         if (rc < 0 || (!bad && off >= len))
             break;
         if ((rc = bad_record(sc, name, last, &off, err)) <= 0)
