@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "tmpdir.h"
 #include "otsync/crc.h"
 #include "otsync/journal.h"
 
@@ -48,28 +49,6 @@ on_warn(void *arg, const char *text)
     if (s->warns < 8)
         snprintf(s->warn[s->warns], sizeof(s->warn[0]), "%s", text);
     s->warns++;
-}
-
-static char dir[256];
-
-static int
-setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "%s/otsync-jtest.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    char cmd[300];
-
-    (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    return 0;
 }
 
 static struct journal *
@@ -563,15 +542,14 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_check_value),
         cmocka_unit_test(test_crc32c_paths_agree),
-        cmocka_unit_test_setup_teardown(test_append_and_replay, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_torn_tail_is_cut, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_garbage_tail_is_cut, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_middle_corruption_stops_unless_salvage, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_rotation_and_compaction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compaction_keeps_only_the_snapshot, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_only_cuts_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threaded_scan_matches, setup, teardown),
+        TMPDIR_TEST(test_append_and_replay),
+        TMPDIR_TEST(test_torn_tail_is_cut),
+        TMPDIR_TEST(test_garbage_tail_is_cut),
+        TMPDIR_TEST(test_middle_corruption_stops_unless_salvage),
+        TMPDIR_TEST(test_rotation_and_compaction),
+        TMPDIR_TEST(test_compaction_keeps_only_the_snapshot),
+        TMPDIR_TEST(test_read_only_cuts_nothing),
+        TMPDIR_TEST(test_threaded_scan_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,32 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include "tmpdir.h"
 #include "otsync/crc.h"
 #include "otsync/journal.h"
 #include "otsync/state.h"
-
-static char dir[256];
-
-static int
-setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof(dir), "%s/otsync-stest.XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    char cmd[300];
-
-    (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    return 0;
-}
 
 /* Writes the records, each text as it is (spaces, escapes and repeated keys too), framed as
  * otsyncd frames them (journal.h), as the one segment of dir/sub. */
@@ -317,9 +295,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_short_records_replay_as_long_ones, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_created_again_is_waiting, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_params_every_layout, setup, teardown),
+        TMPDIR_TEST(test_short_records_replay_as_long_ones),
+        TMPDIR_TEST(test_created_again_is_waiting),
+        TMPDIR_TEST(test_params_every_layout),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
