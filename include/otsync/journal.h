@@ -41,7 +41,8 @@ typedef void (*journal_warn_cb)(void *arg, const char *text);
 
 /*
  * A faster replay (journal_opts): `prepare` turns one record's payload (borrowed, not
- * NUL-terminated) into the caller's own form in `prep` (prep_size bytes), on either of two
+ * NUL-terminated; it stays in place until the record is applied or released, so prep may
+ * point into it) into the caller's own form in `prep` (prep_size bytes), on either of two
  * threads and in no particular order, so it may look at nothing the callbacks build. Returns
  * 0, JOURNAL_PARSE to leave the record to the record callback (parsed as usual), or a
  * negative code when the payload is not one JSON object: the record is bad then, exactly as

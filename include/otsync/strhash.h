@@ -18,4 +18,15 @@ otsync_strhash(const char *s)
     return h;
 }
 
+/* The same of the n bytes at s (none of them NUL). */
+static inline size_t
+otsync_strhash_n(const char *s, size_t n)
+{
+    size_t h = (size_t)1469598103934665603ULL;
+
+    while (n--)
+        h = (h ^ (unsigned char)*s++) * (size_t)1099511628211ULL;
+    return h;
+}
+
 #endif

@@ -111,24 +111,29 @@ state_free(struct state *st)
     free(st);
 }
 
-/* The instance of id, whose otsync_strhash is hash (a replay hashes on its second thread). */
+/* The instance of the id of id_len bytes at id, whose otsync_strhash is hash (a replay's id
+ * is a slice of its record, hashed on the replay's second thread). */
 static struct hinst *
-find(struct state *st, const char *id, size_t hash)
+find(struct state *st, const char *id, size_t id_len, size_t hash)
 {
     size_t i;
 
     if (!st->hash_size)
         return NULL;
-    for (i = hash & (st->hash_size - 1); st->hash[i]; i = (i + 1) & (st->hash_size - 1))
-        if (st->hash[i]->hash == hash && strcmp(st->hash[i]->id, id) == 0)
+    for (i = hash & (st->hash_size - 1); st->hash[i]; i = (i + 1) & (st->hash_size - 1)) {
+        const struct hinst *h = st->hash[i];
+        if (h->hash == hash && strncmp(h->id, id, id_len) == 0 && h->id[id_len] == '\0')
             return st->hash[i];
+    }
     return NULL;
 }
 
 struct hinst *
 state_get(struct state *st, const char *id)
 {
-    return find(st, id, otsync_strhash(id));
+    size_t n = strlen(id);
+
+    return find(st, id, n, otsync_strhash_n(id, n));
 }
 
 static void
@@ -157,28 +162,28 @@ rehash(struct state *st, size_t size)
     return 0;
 }
 
-/* The cycle text of an id "task@yyyymmddhh24miss" (its task: the id before it, less one), or
- * NULL when the id is not so made. */
-static const char *
-id_cyc(const char *id)
+/* An id "task@yyyymmddhh24miss" of id_len bytes: its cycle's text to cyc, and the length of
+ * its task; -1 when the id is not so made. */
+static ssize_t
+id_split(const char *id, size_t id_len, char cyc[15])
 {
-    const char *c = strrchr(id, '@');
     size_t i;
 
-    if (!c || c == id)
-        return NULL;
-    for (i = 1; i <= 14; i++)
-        if (c[i] < '0' || c[i] > '9')
-            return NULL;
-    return c[15] == '\0' ? c + 1 : NULL;
+    if (id_len < 16 || id[id_len - 15] != '@')
+        return -1;
+    for (i = id_len - 14; i < id_len; i++)
+        if (id[i] < '0' || id[i] > '9')
+            return -1;
+    memcpy(cyc, id + id_len - 14, 14);
+    cyc[14] = '\0';
+    return (ssize_t)(id_len - 15);
 }
 
 static struct hinst *
-hinst_add(struct state *st, const char *id, size_t hash, const char *task, size_t task_len,
-          time_t cyctime)
+hinst_add(struct state *st, const char *id, size_t id_len, size_t hash, const char *task,
+          size_t task_len, time_t cyctime)
 {
     struct hinst *h;
-    size_t id_len = strlen(id);
 
     if ((st->count + 1) * 2 > st->hash_size
         && rehash(st, st->hash_size ? st->hash_size * 2 : 1024) < 0)
@@ -195,7 +200,8 @@ hinst_add(struct state *st, const char *id, size_t hash, const char *task, size_
     if (!(h = calloc(1, sizeof(*h) + id_len + 1 + task_len + 1)))
         return NULL;
     h->id = (char *)(h + 1);
-    memcpy(h->id, id, id_len + 1);
+    memcpy(h->id, id, id_len);
+    h->id[id_len] = '\0';
     h->task = h->id + id_len + 1;
     memcpy(h->task, task, task_len);
     h->task[task_len] = '\0';
@@ -337,18 +343,21 @@ state_apply(void *arg, json_t *rec, const char *segment, uint64_t offset)
         return 0;       /* a record from a newer otsyncd: not ours to judge */
     if (strcmp(t, "created") == 0 || strcmp(t, "inst") == 0) {
         const char *task = json_string_value(f.task), *cyc = json_string_value(f.cyc);
-        const char *idc = id ? id_cyc(id) : NULL;
+        char idcyc[15];
+        ssize_t tl = id ? id_split(id, strlen(id), idcyc) : -1;
         time_t c;
         /* "ct" (the instant) spares a mktime per record, which glibc makes slow in zones with
          * rules; task and cyc are the id's unless the record says otherwise */
-        if (!id || (!task && !idc) || (!cyc && !idc))
+        if (!id || ((!task || !cyc) && tl < 0))
             return 0;
+        if (!cyc)
+            cyc = idcyc;
         if (json_is_integer(f.ct))
             c = (time_t)json_integer_value(f.ct);
-        else if (vars_parse_time(cyc ? cyc : idc, &c) < 0)
+        else if (vars_parse_time(cyc, &c) < 0)
             return 0;
-        if (!h && !(h = hinst_add(st, id, otsync_strhash(id), task ? task : id,
-                                  task ? strlen(task) : (size_t)(idc - 1 - id), c)))
+        if (!h && !(h = hinst_add(st, id, strlen(id), otsync_strhash(id), task ? task : id,
+                                  task ? strlen(task) : (size_t)tl, c)))
             return -OTSYNC_ENOMEM;
         if (strcmp(t, "created") == 0) {
             /* created again (a rerun of an instance the scheduler had freed keeps its id) */
@@ -416,7 +425,8 @@ struct state_prep {
     char *task, *params, *stats, *reason;                       /* owned; NULL when none */
     size_t task_len;            /* HAS_ID_TASK: the task is the id's first task_len bytes */
     size_t hash;                /* otsync_strhash(id) */
-    char id[128];
+    const char *id;             /* a slice of the record (journal.h: it outlives prep) */
+    size_t id_len;
 };
 
 const size_t state_prep_size = sizeof(struct state_prep);
@@ -424,6 +434,7 @@ const size_t state_prep_size = sizeof(struct state_prep);
 #define PREP_HEAD "{\"t\":\""
 #define PREP_ID "\",\"id\":\""
 #define PREP_STATS "\",\"stats\":{"
+#define PREP_ID_MAX 1024        /* a longer id goes to state_apply */
 
 /*
  * A created record's params as the text the record holds (otsyncd wrote it as json_dumps
@@ -471,7 +482,7 @@ state_prepare(void *prep, const char *p, size_t len)
     if (k == 5 || len - i < strlen(PREP_ID) || memcmp(p + i, PREP_ID, strlen(PREP_ID)) != 0)
         return JOURNAL_PARSE;
     i += strlen(PREP_ID);
-    for (il = 0; i + il < len && il < sizeof(sp->id) - 1 && p[i + il] != '"'; il++)
+    for (il = 0; i + il < len && il < PREP_ID_MAX && p[i + il] != '"'; il++)
         if ((unsigned char)p[i + il] < 0x20 || (unsigned char)p[i + il] > 0x7e
             || p[i + il] == '\\')
             return JOURNAL_PARSE;
@@ -484,9 +495,9 @@ state_prepare(void *prep, const char *p, size_t len)
         size_t v = i + il + strlen(PREP_STATS) - 1;     /* its "{" */
         memset(sp, 0, sizeof(*sp));
         sp->type = P_STATS;
-        memcpy(sp->id, p + i, il);
-        sp->id[il] = '\0';
-        sp->hash = otsync_strhash(sp->id);
+        sp->id = p + i;
+        sp->id_len = il;
+        sp->hash = otsync_strhash_n(sp->id, il);
         sp->state = -1;
         sp->has = HAS_STATS;
         sp->stats = strndup(p + v, len - 1 - v);
@@ -522,9 +533,9 @@ state_prepare(void *prep, const char *p, size_t len)
     }
     memset(sp, 0, sizeof(*sp));
     sp->type = (enum prep_type)k;
-    memcpy(sp->id, p + i, il);
-    sp->id[il] = '\0';
-    sp->hash = otsync_strhash(sp->id);
+    sp->id = p + i;
+    sp->id_len = il;
+    sp->hash = otsync_strhash_n(sp->id, il);
     sp->at = (time_t)json_integer_value(f.at);
     sp->state = (s = json_string_value(f.state)) ? sched_state_parse(s) : -1;
     if (f.attempt) {
@@ -574,16 +585,17 @@ state_prepare(void *prep, const char *p, size_t len)
         sp->reason = (s = json_string_value(f.reason)) ? strdup(s) : NULL;
     }
     if (sp->type == P_CREATED || sp->type == P_INST) {
-        const char *idc = id_cyc(sp->id);
+        char idcyc[15];
+        ssize_t itl = id_split(sp->id, sp->id_len, idcyc);
         if (k == P_CREATED && !f.state)
             sp->state = SCHED_WAITING;
         if ((s = json_string_value(f.task))) {
             sp->task = strdup(s);
-        } else if (idc) {
+        } else if (itl >= 0) {
             sp->has |= HAS_ID_TASK;
-            sp->task_len = (size_t)(idc - 1 - sp->id);
+            sp->task_len = (size_t)itl;
         }
-        if ((s = json_string_value(f.cyc)) || (s = idc)) {
+        if ((s = json_string_value(f.cyc)) || (itl >= 0 && (s = idcyc))) {
             sp->has |= HAS_CYC;
             if (json_is_integer(f.ct)) {
                 sp->has |= HAS_CT;
@@ -653,7 +665,7 @@ state_apply_prep(void *arg, void *prep, const char *segment, uint64_t offset)
 {
     struct state *st = arg;
     struct state_prep *sp = prep;
-    struct hinst *h = find(st, sp->id, sp->hash);
+    struct hinst *h = find(st, sp->id, sp->id_len, sp->hash);
     int rc = 0;
 
     /* state_apply's steps, in its order, for the record types a prepared one can be */
@@ -670,7 +682,8 @@ state_apply_prep(void *arg, void *prep, const char *segment, uint64_t offset)
         if ((!sp->task && !(sp->has & HAS_ID_TASK)) || !(sp->has & HAS_CYC)
             || !(sp->has & HAS_CT))
             break;
-        if (!h && !(h = hinst_add(st, sp->id, sp->hash, sp->task ? sp->task : sp->id,
+        if (!h && !(h = hinst_add(st, sp->id, sp->id_len, sp->hash,
+                                  sp->task ? sp->task : sp->id,
                                   sp->task ? strlen(sp->task) : sp->task_len, sp->c))) {
             rc = -OTSYNC_ENOMEM;
             break;
