@@ -44,7 +44,6 @@ struct sbuf {
 
 /* A header or parameter with the name it is sorted by. */
 struct entry {
-    const char *name;
     const char *value;
     char *sortname;     /* owned: lower-cased header name or encoded parameter name */
     char *sortvalue;    /* owned, V4 query only: the encoded value */
@@ -306,49 +305,139 @@ sb_resource_path(struct sbuf *b, const struct osssign_req *req, bool encode)
     free(path.p);
 }
 
+/*
+ * How a version signs the query. V1 takes its sub-resources as sent, sorted by name alone, after
+ * a '?' (oss.md 2.4); V4 takes every parameter percent-encoded, sorted by encoded name and then
+ * encoded value (oss.md 3).
+ */
+struct query_rule {
+    bool (*keep)(const char *name);     /* NULL: every parameter */
+    bool encode;
+    const char *lead;                   /* before the first parameter */
+};
+
+static const struct query_rule v1_query = {osssign_is_subresource, false, "?"};
+static const struct query_rule v4_query = {NULL, true, ""};
+
+/* The signed query into b: "name" or "name=value", joined by '&'. */
 static int
-build_v1_resource(const struct osssign_req *req, struct sbuf *b, struct otsync_err *err)
+sb_query(struct sbuf *b, const struct osssign_req *req, const struct query_rule *rule,
+         struct otsync_err *err)
 {
-    struct entry *subs = NULL;
+    struct entry *ents = NULL, *e;
+    const char *v;
     size_t i, count = 0;
     int rc = 0;
 
-    sb_resource_path(b, req, false);
-    if (req->query_count && !(subs = calloc(req->query_count, sizeof(*subs))))
+    if (req->query_count && !(ents = calloc(req->query_count, sizeof(*ents))))
         return oom(err);
     for (i = 0; i < req->query_count; i++) {
-        if (!req->query[i].name || !osssign_is_subresource(req->query[i].name))
+        if (!req->query[i].name || (rule->keep && !rule->keep(req->query[i].name)))
             continue;
-        subs[count].name = req->query[i].name;
-        subs[count].value = req->query[i].value;
-        subs[count].idx = i;
-        if (!(subs[count++].sortname = strdup(req->query[i].name))) {
+        e = &ents[count++];
+        e->value = req->query[i].value;
+        e->idx = i;
+        /* V1 leaves sortvalue NULL: cmp_entry then keeps equal names in the order sent */
+        if (rule->encode) {
+            e->sortname = encode_dup(req->query[i].name);
+            e->sortvalue = encode_dup(req->query[i].value);
+        } else {
+            e->sortname = strdup(req->query[i].name);
+        }
+        if (!e->sortname || (rule->encode && !e->sortvalue)) {
             rc = oom(err);
             goto out;
         }
     }
     if (count)
-        qsort(subs, count, sizeof(*subs), cmp_entry);
+        qsort(ents, count, sizeof(*ents), cmp_entry);
     for (i = 0; i < count; i++) {
-        sb_str(b, i ? "&" : "?");
-        sb_str(b, subs[i].name);
-        if (!is_empty(subs[i].value)) {
+        sb_str(b, i ? "&" : rule->lead);
+        sb_str(b, ents[i].sortname);
+        v = rule->encode ? ents[i].sortvalue : ents[i].value;
+        if (!is_empty(v)) {
             sb_str(b, "=");
-            sb_str(b, subs[i].value);
+            sb_str(b, v);
         }
     }
-    rc = sb_check(b, err);
 out:
-    entries_free(subs, count);
+    entries_free(ents, count);
     return rc;
+}
+
+/*
+ * Both versions sign x-oss-*; V4 also Content-Type, Content-MD5 and its additional headers.
+ * Matched on the name as sent, so only a header that is signed gets a lower-cased copy.
+ */
+static bool
+header_signed(const char *name, bool v4, char **addnames, size_t addcount)
+{
+    size_t i;
+
+    if (is_oss_header(name))
+        return true;
+    if (!v4)
+        return false;
+    if (casecmp_n(name, "content-type", SIZE_MAX) == 0
+        || casecmp_n(name, "content-md5", SIZE_MAX) == 0)
+        return true;
+    for (i = 0; i < addcount; i++)
+        if (casecmp_n(addnames[i], name, SIZE_MAX) == 0)
+            return true;
+    return false;
+}
+
+/* The signed headers into b, "name:value\n" each, names lower-cased and sorted. */
+static int
+sb_headers(struct sbuf *b, const struct osssign_req *req, bool v4, char **addnames,
+           size_t addcount, struct otsync_err *err)
+{
+    struct entry *hdrs = NULL;
+    const char *name;
+    size_t i, count = 0;
+    int rc = 0;
+
+    if (req->header_count && !(hdrs = calloc(req->header_count, sizeof(*hdrs))))
+        return oom(err);
+    for (i = 0; i < req->header_count; i++) {
+        if (!(name = req->headers[i].name) || !header_signed(name, v4, addnames, addcount))
+            continue;
+        hdrs[count].value = req->headers[i].value ? req->headers[i].value : "";
+        hdrs[count].idx = i;
+        if (!(hdrs[count++].sortname = lower_dup(name))) {
+            rc = oom(err);
+            goto out;
+        }
+    }
+    /* Duplicates are signed one line each, as the SDKs do; the old doc's merging is not. */
+    if (count)
+        qsort(hdrs, count, sizeof(*hdrs), cmp_entry);
+    for (i = 0; i < count; i++) {
+        sb_str(b, hdrs[i].sortname);
+        sb_str(b, ":");
+        sb_trimmed(b, hdrs[i].value);
+        sb_str(b, "\n");
+    }
+out:
+    entries_free(hdrs, count);
+    return rc;
+}
+
+static int
+build_v1_resource(const struct osssign_req *req, struct sbuf *b, struct otsync_err *err)
+{
+    int rc;
+
+    sb_resource_path(b, req, false);
+    if ((rc = sb_query(b, req, &v1_query, err)) < 0)
+        return rc;
+    return sb_check(b, err);
 }
 
 static int
 build_v1_sts(const struct osssign_req *req, struct sbuf *b, struct otsync_err *err)
 {
-    struct entry *hdrs = NULL;
     const char *v;
-    size_t i, count = 0;
     int rc;
 
     if (is_empty(req->method))
@@ -365,64 +454,9 @@ build_v1_sts(const struct osssign_req *req, struct sbuf *b, struct otsync_err *e
         v = header_get(req, "Date");
     sb_str(b, v ? v : "");
     sb_str(b, "\n");
-
-    if (req->header_count && !(hdrs = calloc(req->header_count, sizeof(*hdrs))))
-        return oom(err);
-    for (i = 0; i < req->header_count; i++) {
-        if (!req->headers[i].name || !is_oss_header(req->headers[i].name))
-            continue;
-        hdrs[count].value = req->headers[i].value ? req->headers[i].value : "";
-        hdrs[count].idx = i;
-        if (!(hdrs[count++].sortname = lower_dup(req->headers[i].name))) {
-            rc = oom(err);
-            goto out;
-        }
-    }
-    /* Duplicates are signed one line each, as the SDKs do; the old doc's merging is not. */
-    if (count)
-        qsort(hdrs, count, sizeof(*hdrs), cmp_entry);
-    for (i = 0; i < count; i++) {
-        sb_str(b, hdrs[i].sortname);
-        sb_str(b, ":");
-        sb_trimmed(b, hdrs[i].value);
-        sb_str(b, "\n");
-    }
-    rc = build_v1_resource(req, b, err);
-out:
-    entries_free(hdrs, count);
-    return rc;
-}
-
-int
-osssign_v1_resource(const struct osssign_req *req, char *ret_res, size_t len,
-                    struct otsync_err *err)
-{
-    struct sbuf b = {0};
-    int rc;
-
-    if ((rc = build_v1_resource(req, &b, err)) < 0) {
-        free(b.p);
-        if (len)
-            ret_res[0] = '\0';
+    if ((rc = sb_headers(b, req, false, NULL, 0, err)) < 0)
         return rc;
-    }
-    return sb_out(&b, ret_res, len, "canonicalized resource", err);
-}
-
-int
-osssign_v1_string_to_sign(const struct osssign_req *req, char *ret_sts, size_t len,
-                          struct otsync_err *err)
-{
-    struct sbuf b = {0};
-    int rc;
-
-    if ((rc = build_v1_sts(req, &b, err)) < 0) {
-        free(b.p);
-        if (len)
-            ret_sts[0] = '\0';
-        return rc;
-    }
-    return sb_out(&b, ret_sts, len, "string to sign", err);
+    return build_v1_resource(req, b, err);
 }
 
 static int
@@ -546,26 +580,14 @@ fail:
     return rc;
 }
 
-static bool
-name_listed(char **names, size_t count, const char *lname)
-{
-    size_t i;
-
-    for (i = 0; i < count; i++)
-        if (strcmp(names[i], lname) == 0)
-            return true;
-    return false;
-}
-
 /* The canonical request into b, and the additional names joined by ';' into ret_add. */
 static int
 build_v4_creq(const struct osssign_req *req, const struct osssign_v4 *v4, struct sbuf *b,
               struct sbuf *ret_add, struct otsync_err *err)
 {
-    struct entry *ents = NULL;
-    char *addbuf = NULL, **addnames = NULL, *lname;
+    char *addbuf = NULL, **addnames = NULL;
     const char *payload;
-    size_t addcount = 0, count = 0, i;
+    size_t addcount = 0, i;
     int rc;
 
     if (is_empty(req->method))
@@ -582,68 +604,11 @@ build_v4_creq(const struct osssign_req *req, const struct osssign_v4 *v4, struct
     sb_str(b, "\n");
     sb_resource_path(b, req, true);
     sb_str(b, "\n");
-
-    /* every query parameter, sorted by encoded name, then encoded value */
-    if (req->query_count && !(ents = calloc(req->query_count, sizeof(*ents)))) {
-        rc = oom(err);
+    if ((rc = sb_query(b, req, &v4_query, err)) < 0)
         goto out;
-    }
-    for (i = 0; i < req->query_count; i++) {
-        if (!req->query[i].name)
-            continue;
-        ents[count].idx = i;
-        ents[count].sortname = encode_dup(req->query[i].name);
-        ents[count].sortvalue = encode_dup(req->query[i].value);
-        if (!ents[count++].sortname || !ents[count - 1].sortvalue) {
-            rc = oom(err);
-            goto out;
-        }
-    }
-    if (count)
-        qsort(ents, count, sizeof(*ents), cmp_entry);
-    for (i = 0; i < count; i++) {
-        if (i)
-            sb_str(b, "&");
-        sb_str(b, ents[i].sortname);
-        if (*ents[i].sortvalue) {
-            sb_str(b, "=");
-            sb_str(b, ents[i].sortvalue);
-        }
-    }
     sb_str(b, "\n");
-    entries_free(ents, count);
-    ents = NULL;
-
-    /* signed headers: content-type, content-md5, x-oss-* and the additional ones */
-    count = 0;
-    if (req->header_count && !(ents = calloc(req->header_count, sizeof(*ents)))) {
-        rc = oom(err);
+    if ((rc = sb_headers(b, req, true, addnames, addcount, err)) < 0)
         goto out;
-    }
-    for (i = 0; i < req->header_count; i++) {
-        if (!req->headers[i].name)
-            continue;
-        if (!(lname = lower_dup(req->headers[i].name))) {
-            rc = oom(err);
-            goto out;
-        }
-        if (strcmp(lname, "content-type") != 0 && strcmp(lname, "content-md5") != 0
-            && !is_oss_header(lname) && !name_listed(addnames, addcount, lname)) {
-            free(lname);
-            continue;
-        }
-        ents[count].sortname = lname;
-        ents[count].value = req->headers[i].value ? req->headers[i].value : "";
-        ents[count++].idx = i;
-    }
-    if (count)
-        qsort(ents, count, sizeof(*ents), cmp_entry);
-    for (i = 0; i < count; i++) {
-        sb_str(b, ents[i].sortname);
-        sb_str(b, ":");
-        sb_trimmed(b, ents[i].value);
-        sb_str(b, "\n");
-    }
     sb_str(b, "\n");
     for (i = 0; i < addcount; i++) {
         if (i)
@@ -660,7 +625,6 @@ build_v4_creq(const struct osssign_req *req, const struct osssign_v4 *v4, struct
     sb_str(b, payload);
     rc = sb_check(b, err);
 out:
-    entries_free(ents, count);
     free(addnames);
     free(addbuf);
     return rc;
@@ -708,40 +672,66 @@ out:
     return rc;
 }
 
-int
-osssign_v4_canonical_request(const struct osssign_req *req, const struct osssign_v4 *v4,
-                             char *ret_creq, size_t len, struct otsync_err *err)
+/* The intermediate strings, handed out so tests and tools can hold them against an SDK's. */
+enum piece { PIECE_V1_RESOURCE, PIECE_V1_STS, PIECE_V4_CREQ, PIECE_V4_STS };
+
+static int
+piece_out(const struct osssign_req *req, const struct osssign_v4 *v4, enum piece what,
+          char *ret, size_t len, struct otsync_err *err)
 {
+    static const char *const names[] = {
+        [PIECE_V1_RESOURCE] = "canonicalized resource",
+        [PIECE_V1_STS] = "string to sign",
+        [PIECE_V4_CREQ] = "canonical request",
+        [PIECE_V4_STS] = "string to sign",
+    };
     struct sbuf b = {0}, add = {0};
     int rc;
 
-    rc = build_v4_creq(req, v4, &b, &add, err);
+    if (what == PIECE_V1_RESOURCE)
+        rc = build_v1_resource(req, &b, err);
+    else if (what == PIECE_V1_STS)
+        rc = build_v1_sts(req, &b, err);
+    else if (what == PIECE_V4_CREQ)
+        rc = build_v4_creq(req, v4, &b, &add, err);
+    else
+        rc = build_v4_sts(req, v4, &b, &add, err);
     free(add.p);
     if (rc < 0) {
         free(b.p);
         if (len)
-            ret_creq[0] = '\0';
+            ret[0] = '\0';
         return rc;
     }
-    return sb_out(&b, ret_creq, len, "canonical request", err);
+    return sb_out(&b, ret, len, names[what], err);
+}
+
+int
+osssign_v1_resource(const struct osssign_req *req, char *ret_res, size_t len,
+                    struct otsync_err *err)
+{
+    return piece_out(req, NULL, PIECE_V1_RESOURCE, ret_res, len, err);
+}
+
+int
+osssign_v1_string_to_sign(const struct osssign_req *req, char *ret_sts, size_t len,
+                          struct otsync_err *err)
+{
+    return piece_out(req, NULL, PIECE_V1_STS, ret_sts, len, err);
+}
+
+int
+osssign_v4_canonical_request(const struct osssign_req *req, const struct osssign_v4 *v4,
+                             char *ret_creq, size_t len, struct otsync_err *err)
+{
+    return piece_out(req, v4, PIECE_V4_CREQ, ret_creq, len, err);
 }
 
 int
 osssign_v4_string_to_sign(const struct osssign_req *req, const struct osssign_v4 *v4,
                           char *ret_sts, size_t len, struct otsync_err *err)
 {
-    struct sbuf b = {0}, add = {0};
-    int rc;
-
-    rc = build_v4_sts(req, v4, &b, &add, err);
-    free(add.p);
-    if (rc < 0) {
-        free(b.p);
-        if (len)
-            ret_sts[0] = '\0';
-        return rc;
-    }
-    return sb_out(&b, ret_sts, len, "string to sign", err);
+    return piece_out(req, v4, PIECE_V4_STS, ret_sts, len, err);
 }
 
 /* hex(HMAC-SHA256(signing key, sts)), the key chained from "aliyun_v4" + secret. */
