@@ -268,11 +268,26 @@ row_add(struct cellbuf *cb, const struct ots_table *t, const struct ots_row *row
     return 1;
 }
 
-/* Encodes the rows of cb (header once) into *ret (new). */
+/* Encodes rows (one header for all) into *ret (new); a failure leaves *ret as it was. */
+static int
+encode_rows(const struct pb_row *rows, size_t count, ProtobufCBinaryData *ret)
+{
+    struct pb_buf b;
+
+    plainbuffer_buf_init(&b, 0);
+    if (plainbuffer_encode_rows(&b, rows, count, NULL) < 0) {
+        plainbuffer_buf_fini(&b);
+        return -1;
+    }
+    ret->data = b.data;
+    ret->len = b.len;
+    return 0;
+}
+
+/* Encodes the rows of cb into *ret (new). */
 static int
 cellbuf_encode(struct cellbuf *cb, ProtobufCBinaryData *ret)
 {
-    struct pb_buf b;
     size_t i;
 
     for (i = 0; i < cb->row_count; i++) {
@@ -284,14 +299,7 @@ cellbuf_encode(struct cellbuf *cb, ProtobufCBinaryData *ret)
     ret->len = 0;
     if (!cb->row_count)
         return 0;
-    plainbuffer_buf_init(&b, 0);
-    if (plainbuffer_encode_rows(&b, cb->rows, cb->row_count, NULL) < 0) {
-        plainbuffer_buf_fini(&b);
-        return -1;
-    }
-    ret->data = b.data;
-    ret->len = b.len;
-    return 0;
+    return encode_rows(cb->rows, cb->row_count, ret);
 }
 
 /* A key-only row (split points, next_start_primary_key, RT_PK) into *ret (new). */
@@ -300,7 +308,6 @@ encode_key(const struct ots_table *t, const struct ots_val *key, ProtobufCBinary
 {
     struct pb_cell cells[OTS_MAX_PK];
     struct pb_row row;
-    struct pb_buf b;
     unsigned i;
 
     memset(cells, 0, sizeof(cells));
@@ -313,14 +320,7 @@ encode_key(const struct ots_table *t, const struct ots_val *key, ProtobufCBinary
     }
     row.pk = cells;
     row.pk_count = t->pk_count;
-    plainbuffer_buf_init(&b, 0);
-    if (plainbuffer_encode_rows(&b, &row, 1, NULL) < 0) {
-        plainbuffer_buf_fini(&b);
-        return -1;
-    }
-    ret->data = b.data;
-    ret->len = b.len;
-    return 0;
+    return encode_rows(&row, 1, ret);
 }
 
 /* --- filters and conditions --- */
