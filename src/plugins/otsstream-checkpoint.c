@@ -39,9 +39,12 @@ struct op {
     void (*row)(struct op *op, const struct pb_row *row);   /* each row of a scan */
     void (*scanned)(struct op *op);                          /* the scan is over */
     char **keys;                    /* shard ids to delete */
-    size_t key_count, key_at;
+    size_t key_count;
     bool have_marker;
-    size_t at;                      /* commit: the next shard row; shard_count: the marker */
+    /* a delete or a commit, a row at a time: step sends row `at` (delete: keys[at]; commit:
+     * shards[at], shard_count being the marker), or finishes the op after the last */
+    void (*step)(struct op *op);
+    size_t at;
     struct otsync_err err;
 };
 
@@ -94,6 +97,27 @@ op_finish(struct op *op, int rc, const struct otsync_err *err)
 {
     op->done(op->arg, rc, rc < 0 ? err : NULL);
     op_free(op);
+}
+
+/*
+ * A row of a delete or a commit is done: on to the next. One at a time, because the order is
+ * what keeps a set cut short from looking complete (the marker goes first, or last).
+ */
+static void
+on_step(void *arg, int rc, const uint8_t *body, size_t len, const struct ots_error *e,
+        const struct otsync_err *err)
+{
+    struct op *op = arg;
+
+    (void)body;
+    (void)len;
+    (void)e;
+    if (rc < 0) {
+        op_finish(op, rc, err);
+        return;
+    }
+    op->at++;
+    op->step(op);
 }
 
 /* --- cells and keys --- */
@@ -428,25 +452,6 @@ loaded(struct op *op)
 
 /* --- prepare: deleting this window's own set (a rerun) --- */
 
-static void delete_next(struct op *op);
-
-static void
-on_deleted(void *arg, int rc, const uint8_t *body, size_t len, const struct ots_error *e,
-           const struct otsync_err *err)
-{
-    struct op *op = arg;
-
-    (void)body;
-    (void)len;
-    (void)e;
-    if (rc < 0) {
-        op_finish(op, rc, err);
-        return;
-    }
-    op->key_at++;
-    delete_next(op);
-}
-
 static void
 delete_next(struct op *op)
 {
@@ -455,7 +460,7 @@ delete_next(struct op *op)
     struct pb_buf key;
     int rc;
 
-    if (op->key_at == op->key_count) {
+    if (op->at == op->key_count) {
         if (op->key_count)
             log_info("%s: deleted the %zu checkpoint row%s an earlier run of this window wrote",
                      op->o->r->path, op->key_count, op->key_count == 1 ? "" : "s");
@@ -463,7 +468,7 @@ delete_next(struct op *op)
         scan_start(op, op->o->start_ms, load_row, loaded);
         return;
     }
-    if ((rc = encode_status_row(op->o, &op->o->end_ms, op->keys[op->key_at], PB_INF_MIN, NULL, 0,
+    if ((rc = encode_status_row(op->o, &op->o->end_ms, op->keys[op->at], PB_INF_MIN, NULL, 0,
                                 true, &key, &op->err)) < 0) {
         op_finish(op, rc, &op->err);
         return;
@@ -473,7 +478,7 @@ delete_next(struct op *op)
     req.primary_key.data = key.data;
     req.primary_key.len = key.len;
     req.condition = &cond;
-    rc = ots_call(op->o->conn.client, "DeleteRow", &req.base, true, on_deleted, op, &op->err);
+    rc = ots_call(op->o->conn.client, "DeleteRow", &req.base, true, on_step, op, &op->err);
     plainbuffer_buf_fini(&key);
     if (rc < 0)
         op_finish(op, rc, &op->err);
@@ -506,7 +511,8 @@ own_row(struct op *op, const struct pb_row *row)
 static void
 own_scanned(struct op *op)
 {
-    op->key_at = 0;
+    op->at = 0;
+    op->step = delete_next;
     delete_next(op);
 }
 
@@ -636,25 +642,6 @@ otss_status_prepare(struct otss_reader *o, otss_done_cb done, void *arg, struct 
 
 /* --- commit --- */
 
-static void commit_next(struct op *op);
-
-static void
-on_committed(void *arg, int rc, const uint8_t *body, size_t len, const struct ots_error *e,
-             const struct otsync_err *err)
-{
-    struct op *op = arg;
-
-    (void)body;
-    (void)len;
-    (void)e;
-    if (rc < 0) {
-        op_finish(op, rc, err);
-        return;
-    }
-    op->at++;
-    commit_next(op);
-}
-
 static void
 commit_next(struct op *op)
 {
@@ -711,7 +698,7 @@ commit_next(struct op *op)
     req.row.len = row.len;
     req.condition = &cond;
     /* the same row again is harmless, so a retried put may be sent twice */
-    rc = ots_call(o->conn.client, "PutRow", &req.base, true, on_committed, op, &op->err);
+    rc = ots_call(o->conn.client, "PutRow", &req.base, true, on_step, op, &op->err);
     plainbuffer_buf_fini(&row);
     if (rc < 0)
         op_finish(op, rc, &op->err);
@@ -748,6 +735,7 @@ otss_status_commit(struct otss_reader *o, const bool *canceled, otss_done_cb don
     op->done = done;
     op->arg = arg;
     op->canceled = canceled;
+    op->step = commit_next;
     /* the first put goes from the loop, so done never runs inside this call */
     uv_timer_init(o->r->loop, t);
     t->data = op;
