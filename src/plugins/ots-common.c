@@ -1,5 +1,6 @@
 /*
- * ots-common.c - connection, schema and values for the Table Store plugins: see ots-common.h.
+ * ots-common.c - connection, schema, values and the readers' slice task for the Table Store
+ * plugins: see ots-common.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,4 +286,95 @@ otsp_json_value(const json_t *j, const char *path, bool inf, struct pb_value *re
     }
     return otsync_err_set(err, OTSYNC_ECONFIG, "%s.type: expected INF_MIN, INF_MAX, STRING, "
                           "INT, BINARY, DOUBLE or BOOL, got \"%s\"", path, type);
+}
+
+/* --- a reader's slice --- */
+
+static void
+on_task_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void
+otsp_task_init(struct otsp_task *t, uv_loop_t *loop, const char *who,
+               void (*release)(struct otsp_task *t, int rc), otsync_read_emit_cb emit,
+               otsync_read_end_cb end, void *arg)
+{
+    t->who = who;
+    t->release = release;
+    t->emit = emit;
+    t->end = end;
+    t->arg = arg;
+    uv_timer_init(loop, &t->timer);
+    t->timer.data = t;
+}
+
+void
+otsp_task_end(struct otsp_task *t, int rc, const struct otsync_err *err)
+{
+    if (t->finished)
+        return;
+    t->finished = true;
+    t->release(t, rc);
+    uv_close((uv_handle_t *)&t->timer, on_task_closed);
+    t->end(t->arg, rc, rc < 0 ? err : NULL);
+}
+
+void
+otsp_task_end_canceled(struct otsp_task *t)
+{
+    struct otsync_err err;
+
+    otsync_err_set(&err, OTSYNC_ECANCELED, "%s: canceled", t->who);
+    otsp_task_end(t, -OTSYNC_ECANCELED, &err);
+}
+
+int
+otsp_task_call(struct otsp_task *t, struct ots_client *c, const char *op,
+               const ProtobufCMessage *req, ots_done_cb done, struct otsync_err *err)
+{
+    int rc;
+
+    t->in_flight = true;
+    if ((rc = ots_call(c, op, req, true, done, t, err)) < 0)
+        t->in_flight = false;
+    return rc;
+}
+
+bool
+otsp_task_landed(struct otsp_task *t, int rc, const struct otsync_err *err)
+{
+    t->in_flight = false;
+    if (rc < 0) {
+        otsp_task_end(t, rc, err);
+        return false;
+    }
+    if (t->canceled) {
+        otsp_task_end_canceled(t);
+        return false;
+    }
+    return true;
+}
+
+void
+otsp_task_emit(struct otsp_task *t, struct otsync_batch *b)
+{
+    if (b && b->count)
+        t->emit(t->arg, b);
+    else
+        otsync_batch_free(b);
+}
+
+bool
+otsp_task_idle(const struct otsp_task *t)
+{
+    return !t->in_flight && !t->finished && !uv_is_active((const uv_handle_t *)&t->timer);
+}
+
+void
+otsp_task_pause(struct otsync_reader *r, void *task)
+{
+    (void)r;
+    ((struct otsp_task *)task)->paused = true;
 }

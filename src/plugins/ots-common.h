@@ -1,7 +1,8 @@
 /*
- * ots-common.h - what the Table Store plugins (otsreader.c, otswriter.c) share: the
- * connection (a datasource or the job's inline endpoint and keys), the table's key schema
- * from DescribeTable, and values between PlainBuffer and records. Private to src/plugins.
+ * ots-common.h - what the Table Store plugins (otsreader.c, otsstreamreader.c, otswriter.c)
+ * share: the connection (a datasource or the job's inline endpoint and keys), the table's key
+ * schema from DescribeTable, values between PlainBuffer and records, and the readers' slice
+ * task with its one request at a time. Private to src/plugins.
  */
 #ifndef OTSYNC_PLUGINS_OTS_COMMON_H
 #define OTSYNC_PLUGINS_OTS_COMMON_H
@@ -9,10 +10,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
+#include <uv.h>
 #include "otsync/datasource.h"
 #include "otsync/net.h"
 #include "otsync/otsclient.h"
 #include "otsync/plainbuffer.h"
+#include "../run/plugin.h"
 #include "../run/record.h"
 
 #define OTSP_MAX_PK 4
@@ -90,5 +93,55 @@ int otsp_value_from_record(struct otsync_batch *b, struct otsync_value *v, enum 
  * -OTSYNC_ECONFIG with the message naming what at path. */
 int otsp_json_value(const json_t *j, const char *path, bool inf, struct pb_value *ret_p,
                     unsigned char **ret_owned, struct otsync_err *err);
+
+/*
+ * A reader's slice, read one request at a time: the engine's callbacks, where the request
+ * stands, and a timer for acting from the loop rather than inside a call of the engine's.
+ * A reader's task struct begins with it, so the engine's task handle, the timer's data and
+ * done's arg all point at both, and ending the task frees the reader's whole struct.
+ */
+struct otsp_task {
+    const char *who;                /* "ots reader": the task's name in messages */
+    bool in_flight, paused, canceled, finished;
+    otsync_read_emit_cb emit;
+    otsync_read_end_cb end;
+    void *arg;
+    /* frees what the reader's own part holds; runs before end(), which gets the same rc */
+    void (*release)(struct otsp_task *t, int rc);
+    uv_timer_t timer;               /* the reader picks its callback */
+};
+
+/* Sets up t, the start of a zeroed task that otsp_task_end frees, for start(). */
+void otsp_task_init(struct otsp_task *t, uv_loop_t *loop, const char *who,
+                    void (*release)(struct otsp_task *t, int rc), otsync_read_emit_cb emit,
+                    otsync_read_end_cb end, void *arg);
+/*
+ * The slice is over (rc 0) or failed (err filled): release, end() once, and the task is freed
+ * once its timer closed. Does nothing when the task already ended.
+ */
+void otsp_task_end(struct otsp_task *t, int rc, const struct otsync_err *err);
+/* otsp_task_end with -OTSYNC_ECANCELED, "<who>: canceled". */
+void otsp_task_end_canceled(struct otsp_task *t);
+/*
+ * Sends the task's request (a read, so the client may send it again) with t as done's arg;
+ * in flight until done runs. Returns ots_call's result.
+ */
+int otsp_task_call(struct otsp_task *t, struct ots_client *c, const char *op,
+                   const ProtobufCMessage *req, ots_done_cb done, struct otsync_err *err)
+    OTSYNC_WUR;
+/*
+ * First thing in done: false when the answer ended the task (the request failed, or the task
+ * was canceled meanwhile), true when it is the reader's to use.
+ */
+bool otsp_task_landed(struct otsp_task *t, int rc, const struct otsync_err *err);
+/*
+ * A page's records to the engine, which may pause or cancel the task inside; takes b (an
+ * empty one, or NULL, is freed instead).
+ */
+void otsp_task_emit(struct otsp_task *t, struct otsync_batch *b);
+/* Nothing in flight, not ended and nothing due on the timer: only the reader can move it. */
+bool otsp_task_idle(const struct otsp_task *t);
+/* The ops' pause, for a task that begins with struct otsp_task. */
+void otsp_task_pause(struct otsync_reader *r, void *task);
 
 #endif

@@ -5,7 +5,8 @@
  * mode normal or multiVersion), cutting the range into slices (range.split, else the
  * service's ComputeSplitPointsBySize, which cuts by data size and so keeps hot key ranges
  * from making one slow slice), and reading each slice page by page with GetRange. Leaves to
- * others: the connection and values (ots-common.c), the client (services/ots), the queue.
+ * others: the connection, values and the slice task's life (ots-common.c), the client
+ * (services/ots), the queue.
  *
  * A slice asks for its next page only after the engine took the previous one and is not
  * paused, so a slow writer holds at most one page per channel here. A page that fails after
@@ -94,16 +95,12 @@ struct ots_reader {
 };
 
 struct task {
+    struct otsp_task core;          /* first (ots-common.h); its timer ends the task later */
     struct ots_reader *o;
     unsigned slice;
     unsigned char *next;            /* the next page's inclusive start key */
     size_t next_len;
-    bool in_flight, paused, canceled, finished;
-    otsync_read_emit_cb emit;
-    otsync_read_end_cb end;
-    void *arg;
-    uv_timer_t later;               /* ends the task from the loop when nothing is in flight */
-    int rc;
+    int rc;                         /* what the timer ends the task with */
     struct otsync_err err;
 };
 
@@ -472,22 +469,13 @@ ots_reader_split(struct otsync_reader *r, unsigned advice, otsync_split_cb done,
 static void request_page(struct task *t);
 
 static void
-on_task_closed(uv_handle_t *h)
+task_release(struct otsp_task *core, int rc)
 {
-    free(h->data);
-}
+    struct task *t = (struct task *)core;
 
-/* The slice is over (rc 0) or failed: end() once, then the task goes. */
-static void
-task_end(struct task *t, int rc, const struct otsync_err *err)
-{
-    if (t->finished)
-        return;
-    t->finished = true;
+    (void)rc;
     free(t->next);
     t->next = NULL;
-    uv_close((uv_handle_t *)&t->later, on_task_closed);
-    t->end(t->arg, rc, rc < 0 ? err : NULL);
 }
 
 static void
@@ -495,7 +483,7 @@ on_later(uv_timer_t *h)
 {
     struct task *t = h->data;
 
-    task_end(t, t->rc, &t->err);
+    otsp_task_end(&t->core, t->rc, &t->err);
 }
 
 /* Ends the task on the loop's next turn (from inside a call of the engine's). */
@@ -505,7 +493,7 @@ end_later(struct task *t, int rc, const struct otsync_err *err)
     t->rc = rc;
     if (err)
         t->err = *err;
-    uv_timer_start(&t->later, on_later, 0, 0);
+    uv_timer_start(&t->core.timer, on_later, 0, 0);
 }
 
 static const struct pb_cell *
@@ -597,18 +585,10 @@ on_page(void *arg, int rc, const uint8_t *body, size_t len, const struct ots_err
     size_t i;
 
     (void)e;
-    t->in_flight = false;
     memset(&rows, 0, sizeof(rows));
     otsync_err_clear(&lerr);
-    if (rc < 0) {
-        task_end(t, rc, err);
+    if (!otsp_task_landed(&t->core, rc, err))
         return;
-    }
-    if (t->canceled) {
-        otsync_err_set(&lerr, OTSYNC_ECANCELED, "ots reader: canceled");
-        task_end(t, -OTSYNC_ECANCELED, &lerr);
-        return;
-    }
     if (!(r = otsync__ots__get_range_response__unpack(NULL, len, body))) {
         rc = otsync_err_set(&lerr, OTSYNC_EPROTO, "Table Store GetRange %s: an answer that "
                             "does not decode", o->conn.table);
@@ -638,17 +618,12 @@ on_page(void *arg, int rc, const uint8_t *body, size_t len, const struct ots_err
     plainbuffer_rows_fini(&rows);
     otsync__ots__get_range_response__free_unpacked(r, NULL);
     r = NULL;
-    if (b && b->count)
-        t->emit(t->arg, b);     /* may pause or cancel us */
-    else
-        otsync_batch_free(b);
-    b = NULL;
-    if (t->canceled) {
-        otsync_err_set(&lerr, OTSYNC_ECANCELED, "ots reader: canceled");
-        task_end(t, -OTSYNC_ECANCELED, &lerr);
+    otsp_task_emit(&t->core, b);  /* may pause or cancel us */
+    if (t->core.canceled) {
+        otsp_task_end_canceled(&t->core);
     } else if (!t->next) {
-        task_end(t, 0, NULL);
-    } else if (!t->paused && !t->in_flight) {
+        otsp_task_end(&t->core, 0, NULL);
+    } else if (!t->core.paused && !t->core.in_flight) {
         /* not in flight already: a writer that drained the queue inside emit resumed us,
          * and the resume asked for this page itself */
         request_page(t);
@@ -659,7 +634,7 @@ fail:
     plainbuffer_rows_fini(&rows);
     if (r)
         otsync__ots__get_range_response__free_unpacked(r, NULL);
-    task_end(t, rc, &lerr);
+    otsp_task_end(&t->core, rc, &lerr);
 }
 
 static void
@@ -690,11 +665,8 @@ request_page(struct task *t)
         req.max_versions = 1;
     }
     otsync_err_clear(&err);
-    t->in_flight = true;
-    if ((rc = ots_call(o->conn.client, "GetRange", &req.base, true, on_page, t, &err)) < 0) {
-        t->in_flight = false;
+    if ((rc = otsp_task_call(&t->core, o->conn.client, "GetRange", &req.base, on_page, &err)) < 0)
         end_later(t, rc, &err);
-    }
 }
 
 static int
@@ -714,21 +686,10 @@ ots_reader_start(struct otsync_reader *r, unsigned slice, otsync_read_emit_cb em
     t->next_len = o->slices[slice].begin_len;
     t->o = o;
     t->slice = slice;
-    t->emit = emit;
-    t->end = end;
-    t->arg = arg;
-    uv_timer_init(r->loop, &t->later);
-    t->later.data = t;
+    otsp_task_init(&t->core, r->loop, "ots reader", task_release, emit, end, arg);
     request_page(t);
     *ret_task = t;
     return 0;
-}
-
-static void
-ots_reader_pause(struct otsync_reader *r, void *task)
-{
-    (void)r;
-    ((struct task *)task)->paused = true;
 }
 
 static void
@@ -737,8 +698,8 @@ ots_reader_resume(struct otsync_reader *r, void *task)
     struct task *t = task;
 
     (void)r;
-    t->paused = false;
-    if (!t->in_flight && !t->finished && t->next && !uv_is_active((uv_handle_t *)&t->later))
+    t->core.paused = false;
+    if (t->next && otsp_task_idle(&t->core))
         request_page(t);
 }
 
@@ -749,9 +710,9 @@ ots_reader_cancel(struct otsync_reader *r, void *task)
     struct otsync_err err;
 
     (void)r;
-    t->canceled = true;
+    t->core.canceled = true;
     /* a page in flight ends the task when it lands; otherwise end it from the loop */
-    if (!t->in_flight && !t->finished && !uv_is_active((uv_handle_t *)&t->later)) {
+    if (otsp_task_idle(&t->core)) {
         otsync_err_set(&err, OTSYNC_ECANCELED, "ots reader: canceled");
         end_later(t, -OTSYNC_ECANCELED, &err);
     }
@@ -773,6 +734,6 @@ const struct otsync_reader_ops otsync_reader_ots = {
     .name = "ots", .abi = OTSYNC_PLUGIN_ABI, .conf_size = sizeof(struct reader_conf),
     .options = reader_options,
     .open = ots_reader_open, .split = ots_reader_split, .start = ots_reader_start,
-    .pause = ots_reader_pause, .resume = ots_reader_resume, .cancel = ots_reader_cancel,
+    .pause = otsp_task_pause, .resume = ots_reader_resume, .cancel = ots_reader_cancel,
     .close = ots_reader_close,
 };

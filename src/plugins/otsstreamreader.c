@@ -6,8 +6,8 @@
  * in its three forms, mode, column, isExportSequenceInfo, maxRetries, and otsync's guards),
  * the shards of the stream as slices, reading each shard page by page with GetStreamRecord,
  * and the records made of stream rows. Leaves to others: the status table and its rows
- * (otsstream-checkpoint.c), the connection and values (ots-common.c), the client
- * (services/ots), the queue.
+ * (otsstream-checkpoint.c), the connection, values and the slice task's life (ots-common.c),
+ * the client (services/ots), the queue.
  *
  * A record belongs to the window when its sequence timestamp (µs, divided by 1000) lies in
  * [start, end). Each shard is read from where the previous window left it (its checkpoint)
@@ -101,17 +101,14 @@ static const struct otsync_option stream_options[] = {
 };
 
 struct task {
+    /* first (ots-common.h); its timer starts the task, polls parents, resumes, cancels */
+    struct otsp_task core;
     struct otss_reader *o;
     struct otss_shard *sh;          /* NULL: the commit slice */
     char *iter;                     /* the next page's iterator */
     char *token;                    /* a timestamp seek's continuation */
     int64_t skip;                   /* records to pass over from iter */
     bool reading;                   /* the next thing to do is asking for a page */
-    bool in_flight, paused, canceled, finished;
-    otsync_read_emit_cb emit;
-    otsync_read_end_cb end;
-    void *arg;
-    uv_timer_t timer;               /* starts the task, polls parents, resumes, cancels */
 };
 
 static void
@@ -761,35 +758,17 @@ row_records(struct otss_reader *o, int action, const struct pb_row *row, struct 
 static void request_page(struct task *t);
 static void request_iterator(struct task *t);
 
+/* A shard read to the window's end is what its children and the commit slice wait for. */
 static void
-on_task_closed(uv_handle_t *h)
+task_release(struct otsp_task *core, int rc)
 {
-    free(h->data);
-}
+    struct task *t = (struct task *)core;
 
-/* The slice is over (rc 0) or failed: end() once, then the task goes. */
-static void
-task_end(struct task *t, int rc, const struct otsync_err *err)
-{
-    if (t->finished)
-        return;
-    t->finished = true;
     if (rc == 0 && t->sh)
         t->sh->finished = true;
     free(t->iter);
     free(t->token);
     t->iter = t->token = NULL;
-    uv_close((uv_handle_t *)&t->timer, on_task_closed);
-    t->end(t->arg, rc, rc < 0 ? err : NULL);
-}
-
-static void
-task_canceled(struct task *t)
-{
-    struct otsync_err err;
-
-    otsync_err_set(&err, OTSYNC_ECANCELED, "otsstream reader: canceled");
-    task_end(t, -OTSYNC_ECANCELED, &err);
 }
 
 /* The shard's end position is known: the slice is done. */
@@ -802,10 +781,10 @@ shard_reached(struct task *t, enum otss_pos_kind kind, const char *iter, int64_t
     t->sh->to.kind = kind;
     t->sh->to.skip = skip;
     if (iter && !(t->sh->to.iterator = strdup(iter))) {
-        task_end(t, otsync_err_set(&err, OTSYNC_ENOMEM, "out of memory"), &err);
+        otsp_task_end(&t->core, otsync_err_set(&err, OTSYNC_ENOMEM, "out of memory"), &err);
         return;
     }
-    task_end(t, 0, NULL);
+    otsp_task_end(&t->core, 0, NULL);
 }
 
 static void
@@ -822,24 +801,16 @@ on_records(void *arg, int rc, const uint8_t *body, size_t len, const struct ots_
     char *next = NULL;
     size_t i;
 
-    t->in_flight = false;
     otsync_err_clear(&lerr);
     memset(&rows, 0, sizeof(rows));
-    if (rc < 0) {
-        if (e && !strcmp(e->code, "OTSTrimmedDataAccess")) {
-            rc = otsync_err_set(&lerr, OTSYNC_EINVAL, "%s: shard %s: the stream no longer "
-                                "holds the records this window starts at (trimmed): its start "
-                                "lies before what the stream keeps", o->r->path, t->sh->id);
-            task_end(t, rc, &lerr);
-        } else {
-            task_end(t, rc, err);
-        }
-        return;
+    if (rc < 0 && e && !strcmp(e->code, "OTSTrimmedDataAccess")) {
+        rc = otsync_err_set(&lerr, OTSYNC_EINVAL, "%s: shard %s: the stream no longer holds the "
+                            "records this window starts at (trimmed): its start lies before "
+                            "what the stream keeps", o->r->path, t->sh->id);
+        err = &lerr;
     }
-    if (t->canceled) {
-        task_canceled(t);
+    if (!otsp_task_landed(&t->core, rc, err))
         return;
-    }
     if (!(r = otsync__ots__get_stream_record_response__unpack(NULL, len, body))) {
         rc = otsync_err_set(&lerr, OTSYNC_EPROTO, "Table Store GetStreamRecord %s: an answer "
                             "that does not decode", t->sh->id);
@@ -885,13 +856,9 @@ on_records(void *arg, int rc, const uint8_t *body, size_t len, const struct ots_
         t->iter = next;     /* more to read */
         next = NULL;
     }
-    if (b && b->count)
-        t->emit(t->arg, b);     /* may pause or cancel us */
-    else
-        otsync_batch_free(b);
-    b = NULL;
-    if (t->canceled) {
-        task_canceled(t);
+    otsp_task_emit(&t->core, b);  /* may pause or cancel us */
+    if (t->core.canceled) {
+        otsp_task_end_canceled(&t->core);
     } else if (stop >= 0) {
         /* the next window starts at this page's record `stop`: the same iterator, passing
          * over the records before it */
@@ -901,7 +868,7 @@ on_records(void *arg, int rc, const uint8_t *body, size_t len, const struct ots_
     } else if (!r->n_stream_records) {
         /* caught up: whatever comes next is stamped later than end (split's guard) */
         shard_reached(t, OTSS_POS_AT, next, t->skip);
-    } else if (!t->paused) {
+    } else if (!t->core.paused) {
         request_page(t);
     }
     free(next);
@@ -913,7 +880,7 @@ fail:
     plainbuffer_rows_fini(&rows);
     if (r)
         otsync__ots__get_stream_record_response__free_unpacked(r, NULL);
-    task_end(t, rc, &lerr);
+    otsp_task_end(&t->core, rc, &lerr);
 }
 
 static void
@@ -928,12 +895,9 @@ request_page(struct task *t)
     req.shard_iterator = t->iter;
     req.has_limit = 1;
     req.limit = PAGE_RECORDS;
-    t->in_flight = true;
-    if ((rc = ots_call(t->o->conn.client, "GetStreamRecord", &req.base, true, on_records, t,
-                       &err)) < 0) {
-        t->in_flight = false;
-        task_end(t, rc, &err);
-    }
+    if ((rc = otsp_task_call(&t->core, t->o->conn.client, "GetStreamRecord", &req.base,
+                             on_records, &err)) < 0)
+        otsp_task_end(&t->core, rc, &err);
 }
 
 static void
@@ -945,20 +909,13 @@ on_iterator(void *arg, int rc, const uint8_t *body, size_t len, const struct ots
     struct otsync_err lerr;
 
     (void)e;
-    t->in_flight = false;
     otsync_err_clear(&lerr);
-    if (rc < 0) {
-        task_end(t, rc, err);
+    if (!otsp_task_landed(&t->core, rc, err))
         return;
-    }
-    if (t->canceled) {
-        task_canceled(t);
-        return;
-    }
     if (!(r = otsync__ots__get_shard_iterator_response__unpack(NULL, len, body))) {
         rc = otsync_err_set(&lerr, OTSYNC_EPROTO, "Table Store GetShardIterator %s: an answer "
                             "that does not decode", t->sh->id);
-        task_end(t, rc, &lerr);
+        otsp_task_end(&t->core, rc, &lerr);
         return;
     }
     free(t->iter);
@@ -969,12 +926,12 @@ on_iterator(void *arg, int rc, const uint8_t *body, size_t len, const struct ots
     rc = !t->iter || (r->next_token && *r->next_token && !t->token) ? -OTSYNC_ENOMEM : 0;
     otsync__ots__get_shard_iterator_response__free_unpacked(r, NULL);
     if (rc < 0) {
-        task_end(t, otsync_err_set(&lerr, OTSYNC_ENOMEM, "out of memory"), &lerr);
+        otsp_task_end(&t->core, otsync_err_set(&lerr, OTSYNC_ENOMEM, "out of memory"), &lerr);
         return;
     }
     if (t->token)
         request_iterator(t);
-    else if (!t->paused)
+    else if (!t->core.paused)
         request_page(t);
     else
         t->reading = true;
@@ -995,12 +952,9 @@ request_iterator(struct task *t)
         req.timestamp = t->o->start_ms * 1000;
         req.token = t->token;
     }
-    t->in_flight = true;
-    if ((rc = ots_call(t->o->conn.client, "GetShardIterator", &req.base, true, on_iterator, t,
-                       &err)) < 0) {
-        t->in_flight = false;
-        task_end(t, rc, &err);
-    }
+    if ((rc = otsp_task_call(&t->core, t->o->conn.client, "GetShardIterator", &req.base,
+                             on_iterator, &err)) < 0)
+        otsp_task_end(&t->core, rc, &err);
 }
 
 /* A shard slice, from the loop: waits for its parents, then reads from its start position. */
@@ -1027,7 +981,7 @@ shard_begin(struct task *t)
              * window has nothing here; the next starts where this one would have */
             memset(&keep, 0, sizeof(keep));
             if (otss_pos_copy(&keep, &sh->from, &err) < 0) {
-                task_end(t, -OTSYNC_ENOMEM, &err);
+                otsp_task_end(&t->core, -OTSYNC_ENOMEM, &err);
                 return;
             }
             if (keep.kind == OTSS_POS_SEEK)
@@ -1038,7 +992,7 @@ shard_begin(struct task *t)
         }
     if (sh->from.kind == OTSS_POS_AT) {
         if (!(t->iter = strdup(sh->from.iterator))) {
-            task_end(t, otsync_err_set(&err, OTSYNC_ENOMEM, "out of memory"), &err);
+            otsp_task_end(&t->core, otsync_err_set(&err, OTSYNC_ENOMEM, "out of memory"), &err);
             return;
         }
         t->skip = sh->from.skip;
@@ -1055,11 +1009,11 @@ on_committed(void *arg, int rc, const struct otsync_err *err)
     struct otss_reader *o = t->o;
     char end[64];
 
-    t->in_flight = false;
+    t->core.in_flight = false;
     if (rc == 0)
         log_info("%s: checkpoints of %zu shard%s stored for %s", o->r->path, o->shard_count,
                  o->shard_count == 1 ? "" : "s", otss_time_text(o->end_ms, end));
-    task_end(t, rc, err);
+    otsp_task_end(&t->core, rc, err);
 }
 
 static void
@@ -1070,31 +1024,31 @@ on_timer(uv_timer_t *h)
     size_t i;
     int rc;
 
-    if (t->canceled) {
-        task_canceled(t);
+    if (t->core.canceled) {
+        otsp_task_end_canceled(&t->core);
         return;
     }
     if (t->sh) {
         if (t->reading) {
-            if (!t->paused && !t->in_flight)
+            if (!t->core.paused && !t->core.in_flight)
                 request_page(t);
             return;
         }
         shard_begin(t);
-        if (!t->finished && !t->in_flight && !t->reading)
-            uv_timer_start(&t->timer, on_timer, WAIT_POLL_MS, 0);
+        if (!t->core.finished && !t->core.in_flight && !t->reading)
+            uv_timer_start(&t->core.timer, on_timer, WAIT_POLL_MS, 0);
         return;
     }
     for (i = 0; i < t->o->shard_count; i++)
         if (!t->o->shards[i].finished) {
-            uv_timer_start(&t->timer, on_timer, WAIT_POLL_MS, 0);
+            uv_timer_start(&t->core.timer, on_timer, WAIT_POLL_MS, 0);
             return;
         }
     otsync_err_clear(&err);
-    t->in_flight = true;
-    if ((rc = otss_status_commit(t->o, &t->canceled, on_committed, t, &err)) < 0) {
-        t->in_flight = false;
-        task_end(t, rc, &err);
+    t->core.in_flight = true;
+    if ((rc = otss_status_commit(t->o, &t->core.canceled, on_committed, t, &err)) < 0) {
+        t->core.in_flight = false;
+        otsp_task_end(&t->core, rc, &err);
     }
 }
 
@@ -1111,22 +1065,11 @@ stream_start(struct otsync_reader *r, unsigned slice, otsync_read_emit_cb emit,
         return otsync_err_set(err, OTSYNC_ENOMEM, "out of memory");
     t->o = o;
     t->sh = slice < o->shard_count ? &o->shards[slice] : NULL;
-    t->emit = emit;
-    t->end = end;
-    t->arg = arg;
-    uv_timer_init(r->loop, &t->timer);
-    t->timer.data = t;
+    otsp_task_init(&t->core, r->loop, "otsstream reader", task_release, emit, end, arg);
     /* everything happens from the loop, never inside this call */
-    uv_timer_start(&t->timer, on_timer, 0, 0);
+    uv_timer_start(&t->core.timer, on_timer, 0, 0);
     *ret_task = t;
     return 0;
-}
-
-static void
-stream_pause(struct otsync_reader *r, void *task)
-{
-    (void)r;
-    ((struct task *)task)->paused = true;
 }
 
 static void
@@ -1135,9 +1078,9 @@ stream_resume(struct otsync_reader *r, void *task)
     struct task *t = task;
 
     (void)r;
-    t->paused = false;
-    if (t->reading && !t->in_flight && !t->finished && !uv_is_active((uv_handle_t *)&t->timer))
-        uv_timer_start(&t->timer, on_timer, 0, 0);
+    t->core.paused = false;
+    if (t->reading && otsp_task_idle(&t->core))
+        uv_timer_start(&t->core.timer, on_timer, 0, 0);
 }
 
 static void
@@ -1146,10 +1089,10 @@ stream_cancel(struct otsync_reader *r, void *task)
     struct task *t = task;
 
     (void)r;
-    t->canceled = true;
+    t->core.canceled = true;
     /* a request in flight ends the task when it lands; otherwise the timer does, at once */
-    if (!t->in_flight && !t->finished)
-        uv_timer_start(&t->timer, on_timer, 0, 0);
+    if (!t->core.in_flight && !t->core.finished)
+        uv_timer_start(&t->core.timer, on_timer, 0, 0);
 }
 
 static void
@@ -1168,6 +1111,6 @@ const struct otsync_reader_ops otsync_reader_otsstream = {
     .name = "otsstream", .abi = OTSYNC_PLUGIN_ABI, .conf_size = sizeof(struct stream_conf),
     .options = stream_options,
     .open = stream_open, .split = stream_split, .start = stream_start,
-    .pause = stream_pause, .resume = stream_resume, .cancel = stream_cancel,
+    .pause = otsp_task_pause, .resume = stream_resume, .cancel = stream_cancel,
     .close = stream_close,
 };
