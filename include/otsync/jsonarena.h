@@ -18,6 +18,8 @@
 #ifndef OTSYNC_JSONARENA_H
 #define OTSYNC_JSONARENA_H
 
+#include <stdbool.h>
+
 /* Installs the allocation hooks in jansson (idempotent; call while no other thread uses
  * jansson, e.g. before starting the threads that will parse). */
 void jsonarena_install(void);
@@ -26,8 +28,11 @@ void jsonarena_install(void);
  * when full, or if it cannot be made, from malloc). */
 void jsonarena_on(void);
 
-/* Back to malloc for new allocations; arena blocks can still be freed (a no-op). */
-void jsonarena_off(void);
+/* Back to malloc for new allocations; arena blocks can still be freed (a no-op). Returns
+ * true when every allocation since jsonarena_on came from the arena: a tree made meanwhile
+ * then needs no json_decref, jsonarena_reset takes all of it back (its walk was a twentieth
+ * of a replay). */
+bool jsonarena_off(void);
 
 /* Every block this thread took from its arena is dead: reuse the space. */
 void jsonarena_reset(void);

@@ -21,6 +21,7 @@ struct arena {
     unsigned char *base;
     size_t used;
     bool on;
+    bool spilled;               /* an allocation went to malloc while on */
 };
 
 static __thread struct arena arena;
@@ -38,6 +39,8 @@ arena_malloc(size_t n)
         a->used += need;
         return p;
     }
+    if (a->on)
+        a->spilled = true;
     return malloc(n);
 }
 
@@ -81,12 +84,14 @@ jsonarena_on(void)
     if (!a->base && (a->base = malloc(ARENA_SIZE)))
         pthread_setspecific(arena_key, a->base);
     a->on = true;
+    a->spilled = false;
 }
 
-void
+bool
 jsonarena_off(void)
 {
     arena.on = false;
+    return !arena.spilled;
 }
 
 void

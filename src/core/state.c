@@ -470,6 +470,7 @@ state_prepare(void *prep, const char *p, size_t len)
     const char *s;
     struct fields f;
     json_t *rec;
+    bool in_arena;
     int k;
 
     if (len < i || memcmp(p, PREP_HEAD, i) != 0)
@@ -516,7 +517,7 @@ state_prepare(void *prep, const char *p, size_t len)
     /* a created record's params are kept as their text (params_text): no key may be there
      * twice, or the text found could be the one the parse let the other replace */
     rec = json_loadb(rest, rl, k == P_CREATED ? JSON_REJECT_DUPLICATES : 0, NULL);
-    jsonarena_off();
+    in_arena = jsonarena_off();
     if (rest != small)
         free(rest);
     if (!rec && k == P_CREATED)
@@ -605,7 +606,8 @@ state_prepare(void *prep, const char *p, size_t len)
             }
         }
     }
-    json_decref(rec);
+    if (!in_arena)
+        json_decref(rec);       /* else the next record's jsonarena_reset takes it back */
     return 0;
 }
 
