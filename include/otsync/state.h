@@ -87,6 +87,9 @@ struct hinst *state_get(struct state *st, const char *id);     /* borrows; NULL 
 /* Every instance, by scheduled time then task (borrowed array, valid until the next change). */
 size_t state_list(struct state *st, struct hinst *const **ret);
 
+/* The index in state_list's order of the first instance scheduled at or after t (n: none). */
+size_t state_first_at(struct state *st, time_t t);
+
 bool state_paused(const struct state *st, const char *task);
 const json_t *state_paused_tasks(const struct state *st);      /* task -> true */
 

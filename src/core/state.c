@@ -749,6 +749,22 @@ state_list(struct state *st, struct hinst *const **ret)
     return st->count;
 }
 
+size_t
+state_first_at(struct state *st, time_t t)
+{
+    struct hinst *const *all;
+    size_t lo = 0, hi = state_list(st, &all);
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (all[mid]->cyctime < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 bool
 state_paused(const struct state *st, const char *task)
 {
@@ -880,20 +896,14 @@ struct inst_text *
 state_range_text(struct state *st, time_t from, time_t to, size_t *ret_count)
 {
     struct hinst *const *all;
-    size_t n = state_list(st, &all), lo = 0, hi = n, i, end, total = 0, off = 0;
+    size_t n = state_list(st, &all), lo, i, end, total = 0, off = 0;
     struct inst_text *whole;
 
     if (st->range && st->range_from == from && st->range_to == to) {
         *ret_count = st->range_count;
         return st->range;
     }
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (all[mid]->cyctime < from)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    lo = state_first_at(st, from);
     for (end = lo; end < n && all[end]->cyctime < to; end++) {
         /* only a range that is over: anything still to run would change it soon */
         if (!finished(all[end]) || !state_inst_text(all[end]))

@@ -494,17 +494,8 @@ do_instances(struct daemon *d, struct conn *c, const json_t *req)
         good = pin(p, range);
         n = 0;
     }
-    if (date && n) {
-        /* sorted by scheduled time: start at the day's first instance */
-        size_t hi = n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (all[mid]->cyctime < from)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-    }
+    if (date && n)
+        lo = state_first_at(d->state, from);    /* sorted: the day's first instance */
     for (i = lo; i < n && good; i++) {
         struct hinst *h = all[i];
         struct inst_text *t;
